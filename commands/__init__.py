@@ -1,0 +1,1 @@
+"""Write side: command models, aggregates, handlers and the relay to Kafka."""

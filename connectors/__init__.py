@@ -1,0 +1,1 @@
+"""Connectors between the outside world and HEALS events."""

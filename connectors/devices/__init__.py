@@ -1,0 +1,1 @@
+"""Device vital-sign feeds produced straight to Kafka."""

@@ -1,0 +1,1 @@
+"""FHIR R4: Bundle ingest and read API."""

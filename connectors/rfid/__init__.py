@@ -1,0 +1,1 @@
+"""RFID tag reads to locations."""

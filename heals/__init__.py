@@ -1,0 +1,1 @@
+"""HEALS: the event-sourced clinical backbone of a hospital ERP."""

@@ -1,0 +1,1 @@
+"""Read models in PostgreSQL and Redis, their queries and the HTTP API."""
