@@ -37,7 +37,7 @@ ADT = Topic(
     "patient id",
     "Registrations, admissions, transfers, discharges, cancellations and merges.",
     ("PatientRegistered", "DemographicsUpdated", "PatientAdmitted", "PatientTransferred", "PatientDischarged",
-     "AdmissionCancelled", "DischargeCancelled", "PatientsMerged"),
+     "AdmissionCancelled", "DischargeCancelled", "PatientsMerged", "Spo2ScaleAssigned"),
 )
 ORDERS = Topic(
     "clinical.orders.v1", "patient id", "Orders placed, changed and cancelled.",
