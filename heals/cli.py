@@ -14,6 +14,7 @@ __all__ = ["main", "cli"]
 # Command name -> "module:attribute" of its click command, imported on first use
 # so that `heals --help` stays fast and one broken module does not break the rest.
 COMMANDS: dict[str, str] = {
+    "api": "heals.api_command:api",
     "infra": "heals.infra:infra",
     "schemas": "heals.schema_commands:schemas",
     "topics": "heals.topic_commands:topics",
