@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,19 @@ from heals.infra import reachable, services
 from heals.settings import REPO_ROOT, Settings
 
 CASES_DIR = Path(os.environ.get("HEALS_CASES_DIR", REPO_ROOT.parent / "shared" / "cases"))
+
+_containers = ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("HEALS_TEST_CONTAINERS") == "1":
+        from tests.support.containers import start_containers
+
+        start_containers(_containers)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _containers.close()
 
 
 @pytest.fixture(scope="session")
