@@ -55,7 +55,11 @@ CHARGES = Topic(
 )
 RFID_READS = Topic("rfid.reads.v1", "tag id", "Raw RFID tag reads.")
 LOCATIONS = Topic("locations.v1", "tag id", "Location changes derived from RFID reads.")
-ALERTS = Topic("clinical.alerts.v1", "patient id", "Early-warning scores, anomalies, critical results and their handling.")
+ALERTS = Topic(
+    "clinical.alerts.v1", "patient id", "Early-warning scores, anomalies, critical results and their handling.",
+    ("EarlyWarningScoreChanged", "AnomalyDetected", "CriticalResultRaised", "AlertAcknowledged", "AlertEscalated",
+     "AlertResolved"),
+)
 AUDIT = Topic("audit.access.v1", "patient id", "Who read or exported which patient's data, when and why.")
 
 TOPICS: tuple[Topic, ...] = (ADT, ORDERS, RESULTS, READINGS, CHARGES, RFID_READS, LOCATIONS, ALERTS, AUDIT)
