@@ -1,0 +1,1 @@
+"""Running every HEALS component together: `heals up` and `heals demo`."""
