@@ -37,3 +37,13 @@ def list_command() -> None:
     for topic in topic_catalogue(get_settings()):
         retention = "forever" if topic.retention_ms == -1 else f"{topic.retention_ms // 86_400_000} days"
         click.echo(f"{topic.name:28} key: {topic.key:38} retention: {retention:10} {topic.description}")
+
+
+@topics.command("asyncapi")
+def asyncapi_command() -> None:
+    """Print the AsyncAPI 3.0 description of every topic (docs/asyncapi.json is this output)."""
+    from heals.asyncapi import render
+    from heals.catalogue import Catalogue
+
+    settings = get_settings()
+    click.echo(render(settings, Catalogue(settings.schema_dir)), nl=False)
