@@ -1,0 +1,1 @@
+"""Streaming early-warning and anomaly detectors: NEWS2, critical results, river and scikit-learn models."""
