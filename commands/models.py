@@ -234,7 +234,12 @@ class CancelOrder(Command):
 
 
 class RecordResult(Command):
-    """Record, correct or cancel one observation of an order."""
+    """Record, correct or cancel one observation of an order.
+
+    A result for an unknown order is rejected unless it carries
+    placer_order_number and order_service: then it is an unsolicited result
+    (an ORU from a lab with no prior order) and the order is placed first.
+    """
 
     kind: Literal["record_result"] = "record_result"
     patient_id: str = Field(min_length=1)
@@ -248,6 +253,13 @@ class RecordResult(Command):
     value_text: str | None = None
     reference_range: str | None = None
     abnormal_flags: list[str] = []
+    placer_order_number: str | None = Field(
+        None, description="Placer order number (ORC-2) of an unsolicited result; with order_service, places the order."
+    )
+    filler_order_number: str | None = Field(None, description="Filler order number (ORC-3) of an unsolicited result.")
+    order_service: Code | None = Field(
+        None, description="Ordered service (OBR-4) of an unsolicited result; with placer_order_number, places the order."
+    )
 
 
 class PostCharge(Command):

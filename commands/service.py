@@ -1,0 +1,160 @@
+"""CommandService: executes commands durably, once per command id, all of one message or none.
+
+Usage from a thread or a synchronous program::
+
+    service = CommandService(settings)             # tables in HEALS_EVENT_STORE_SCHEMA
+    outcome = service.execute(admit_command)        # returns after PostgreSQL committed
+    outcomes = service.execute_all([merge_1, merge_2])
+
+The service is thread-safe: each call works on its own unit of work and
+takes PostgreSQL connections from a shared pool. From asyncio, run it in a
+worker thread, for example ``await asyncio.to_thread(service.execute_all, commands)``,
+so the event loop is not blocked while PostgreSQL commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Sequence
+
+from heals.codec import Codec
+from heals.commands.errors import ConcurrencyConflict
+from heals.commands.handlers import UnitOfWork, handle
+from heals.commands.models import Command
+from heals.commands.outcome import CommandOutcome
+from heals.commands.position import encode_position
+from heals.commands.sealing import CommandContext, EventSealer
+from heals.commands.store import CommandRecord, EventStore, StoreConflict, WriteBatch
+from heals.registry import make_codec
+from heals.settings import Settings
+
+__all__ = ["CommandService"]
+
+logger = logging.getLogger(__name__)
+
+
+class CommandService:
+    """Execute commands against the event store; implements heals.commands.outcome.CommandExecutor.
+
+    | argument | meaning |
+    | --- | --- |
+    | settings | HEALS settings: PostgreSQL URL, schema catalogue, registry URL |
+    | store | an EventStore to use; by default one is opened from the settings |
+    | schema, name | PostgreSQL schema and table prefix of a store opened here (tests use their own) |
+    | codec | Avro codec; by default the configured catalogue and framing |
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: EventStore | None = None,
+        schema: str | None = None,
+        name: str | None = None,
+        codec: Codec | None = None,
+    ) -> None:
+        self.store = store or EventStore(settings, schema=schema, name=name)
+        self.sealer = EventSealer(codec or make_codec(settings))
+
+    def execute(self, command: Command) -> CommandOutcome:
+        """Execute one command; raise RuleViolation or ConcurrencyConflict, storing nothing then."""
+        return self.execute_all([command])[0]
+
+    def execute_all(self, commands: Sequence[Command]) -> list[CommandOutcome]:
+        """Execute the commands of one inbound message in one transaction: all are stored or none.
+
+        A command whose id was executed before returns its first outcome
+        with duplicate=True and changes nothing.
+        """
+        if not commands:
+            return []
+        recorded = self.store.find_commands([c.command_id for c in commands])
+        new_commands = _first_of_each_id([c for c in commands if c.command_id not in recorded])
+        outcomes: dict[str, CommandOutcome] = {}
+        if new_commands:
+            try:
+                outcomes = self._execute_new(new_commands)
+            except _LostRace as race:
+                # A concurrent call stored the same command ids first: answer with its outcome.
+                recorded = self.store.find_commands([c.command_id for c in commands])
+                if not all(c.command_id in recorded for c in new_commands):
+                    raise race.conflict from None
+        results = []
+        answered: set[str] = set()
+        for command in commands:
+            outcome = outcomes.get(command.command_id)
+            if outcome is None:
+                results.append(_duplicate(recorded[command.command_id]))
+            elif command.command_id in answered:
+                results.append(replace(outcome, duplicate=True))
+            else:
+                results.append(outcome)
+            answered.add(command.command_id)
+        return results
+
+    def _execute_new(self, commands: list[Command]) -> dict[str, CommandOutcome]:
+        uow = UnitOfWork(self.store)
+        batch = WriteBatch()
+        chain_heads: dict[str, str | None] = {}
+        outcomes: dict[str, CommandOutcome] = {}
+
+        # Apply each command in order; a RuleViolation here leaves nothing stored.
+        for command in commands:
+            handle(uow, command)
+            context = CommandContext.of(command)
+            event_ids = []
+            last = None
+            for aggregate, event in uow.take_new_events():
+                key = aggregate.aggregate_key
+                if key not in chain_heads:
+                    chain_heads[key] = self.store.chain_hash(key, uow.loaded_versions[key])
+                sealed = self.sealer.seal(aggregate, event, context, chain_heads[key])
+                chain_heads[key] = sealed.hash
+                batch.events.append(sealed)
+                event_ids.append(sealed.event_id)
+                last = sealed
+            if last is None:
+                raise AssertionError(f"command {command.kind} {command.command_id} caused no event")
+            position = encode_position(last.aggregate_id, last.aggregate_version)
+            batch.commands.append(CommandRecord(command.command_id, command.kind, tuple(event_ids), position))
+            outcomes[command.command_id] = CommandOutcome(command.command_id, tuple(event_ids), position)
+
+        # Store events, event log rows and command rows in one transaction.
+        try:
+            self.store.save(list(uow.aggregates.values()), batch)
+        except StoreConflict as exc:
+            raise _LostRace(self._conflict(uow, exc)) from exc
+        logger.debug("stored %d events for %d commands", len(batch.events), len(commands))
+        return outcomes
+
+    def _conflict(self, uow: UnitOfWork, exc: StoreConflict) -> ConcurrencyConflict:
+        for key, loaded in uow.loaded_versions.items():
+            actual = self.store.current_version(key)
+            if actual != loaded:
+                return ConcurrencyConflict(key, loaded, actual)
+        # Only a command id was taken; the caller finds the other call's outcome on retry.
+        key, loaded = next(iter(uow.loaded_versions.items()))
+        logger.debug("store conflict on %s without a version change", exc.constraint)
+        return ConcurrencyConflict(key, loaded, loaded)
+
+
+class _LostRace(Exception):
+    def __init__(self, conflict: ConcurrencyConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
+
+
+def _first_of_each_id(commands: list[Command]) -> list[Command]:
+    # A message that repeats a command id executes it once; the repeat answers as a duplicate.
+    seen: set[str] = set()
+    unique = []
+    for command in commands:
+        if command.command_id not in seen:
+            seen.add(command.command_id)
+            unique.append(command)
+    return unique
+
+
+def _duplicate(record: CommandRecord) -> CommandOutcome:
+    return CommandOutcome(record.command_id, record.event_ids, record.position, duplicate=True)
