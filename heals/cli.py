@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "infra": "heals.infra:infra",
     "schemas": "heals.schema_commands:schemas",
     "topics": "heals.topic_commands:topics",
+    "worker": "heals.streams.worker:worker",
     "up": "heals.run.up_command:up",
 }
 

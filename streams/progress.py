@@ -1,0 +1,75 @@
+"""Log when a projection agent has caught up with the end of its topic partitions.
+
+At each assignment the worker reads the end offsets of the assigned
+partitions; a projection has caught up once its positions table shows an
+applied offset at or past the end offset minus one for each partition that
+had records at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import psycopg
+from confluent_kafka import TopicPartition
+from psycopg import sql
+
+from heals.kafka import make_consumer
+from heals.projections.journal import POSITIONS_TABLE
+from heals.settings import Settings
+
+__all__ = ["CatchUpTracker", "end_offsets"]
+
+logger = logging.getLogger(__name__)
+
+
+def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Return the high watermark (next offset) of each topic partition."""
+    consumer = make_consumer(settings, f"heals-watermarks-{uuid.uuid4().hex[:8]}")
+    try:
+        return {
+            (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            for topic, partition in partitions
+        }
+    finally:
+        consumer.close()
+
+
+@dataclass
+class CatchUpTracker:
+    """Which projections still have to reach the end offsets seen at the last assignment."""
+
+    database_url: str
+    schema: str
+    targets: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
+
+    def assigned(self, projection: str, ends: dict[tuple[str, int], int]) -> None:
+        """Set the end offsets a projection has to reach."""
+        self.targets[projection] = {tp: end for tp, end in ends.items() if end > 0}
+
+    def check(self) -> list[str]:
+        """Return the projections that caught up since the last check, logging each once."""
+        if not self.targets:
+            return []
+        caught_up = []
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            for projection, ends in list(self.targets.items()):
+                applied = self._applied(conn, projection) if ends else {}
+                behind = {tp: end for tp, end in ends.items() if applied.get(tp, -1) < end - 1}
+                if behind:
+                    continue
+                del self.targets[projection]
+                caught_up.append(projection)
+                logger.info("projection %s caught up: %d partitions at their end offsets %s", projection, len(ends),
+                            ", ".join(f"{t}[{p}]@{end}" for (t, p), end in sorted(ends.items())) or "(all empty)")
+        return caught_up
+
+    def _applied(self, conn: psycopg.Connection, projection: str) -> dict[tuple[str, int], int]:
+        try:
+            rows = conn.execute(sql.SQL('SELECT topic, partition, "offset" FROM {} WHERE projection = %s').format(
+                sql.Identifier(self.schema, POSITIONS_TABLE)), (projection,)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return {}
+        return {(topic, partition): offset for topic, partition, offset in rows}

@@ -1,0 +1,136 @@
+"""Turn raw Kafka records into projection writes: decode, dead-letter, apply, invalidate the cache.
+
+The runner is synchronous; the Faust agents call it in a worker thread. It
+returns only after PostgreSQL committed the batch, and the agent acks the
+records after that, so Faust commits an offset only for records whose
+writes are durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import psycopg
+
+from heals.codec import Codec
+from heals.dead_letters import DeadLetterWriter
+from heals.errors import DecodeError
+from heals.projections.cache import ReadCache, census_key, vitals_key
+from heals.projections.model import Projection, SourceEvent
+from heals.projections.projector import Projector
+
+__all__ = ["RawRecord", "ProjectionRunner"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A Kafka record as consumed, before decoding."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class ProjectionRunner:
+    """Applies batches of raw records to one projection, reconnecting to PostgreSQL when needed."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        database_url: str,
+        schema: str,
+        codec: Codec,
+        dead_letters: DeadLetterWriter | None,
+        cache: ReadCache | None,
+        parks_dead_letters: Callable[[str], bool] = lambda topic: True,
+    ) -> None:
+        self.projection = projection
+        self.database_url = database_url
+        self.schema = schema
+        self.codec = codec
+        self.dead_letters = dead_letters
+        self.cache = cache
+        self.parks_dead_letters = parks_dead_letters
+        self._projector: Projector | None = None
+
+    def _connect(self) -> Projector:
+        if self._projector is None or self._projector.conn.closed:
+            conn = psycopg.connect(self.database_url, autocommit=True, application_name=f"heals-{self.projection.name}")
+            self._projector = Projector(self.projection, conn, self.schema)
+            self._projector.ensure_tables()
+        return self._projector
+
+    def start(self) -> None:
+        """Connect and create the projection's tables, retrying while PostgreSQL is unreachable."""
+        self._with_retries(lambda projector: None)
+
+    def close(self) -> None:
+        """Close the PostgreSQL connection."""
+        if self._projector is not None:
+            self._projector.conn.close()
+
+    def process(self, records: Sequence[RawRecord]) -> set[str]:
+        """Decode, park what cannot be decoded, apply the rest; return the fold keys touched."""
+        events = []
+        for record in records:
+            try:
+                decoded = self.codec.decode(record.value, topic=record.topic, partition=record.partition,
+                                            offset=record.offset)
+            except DecodeError as exc:
+                self._park(record, exc)
+                continue
+            if "envelope" not in decoded.value:
+                logger.debug("%s: skipped %s at %s[%d]@%d, which has no envelope", self.projection.name,
+                             decoded.event_type, record.topic, record.partition, record.offset)
+                continue
+            events.append(SourceEvent(record.topic, record.partition, record.offset, decoded.event_type, decoded.value))
+
+        touched = self._with_retries(lambda projector: projector.apply(events))
+        self._invalidate(touched)
+        return touched
+
+    def _park(self, record: RawRecord, exc: DecodeError) -> None:
+        # Every projection reading a topic sees the bad record; one of them parks it.
+        if self.dead_letters is None or not self.parks_dead_letters(record.topic):
+            logger.warning("%s: skipped undecodable record %s[%d]@%d", self.projection.name, record.topic,
+                           record.partition, record.offset)
+            return
+        self.dead_letters.park(record.topic, exc, record.value or b"", key=record.key, source_topic=record.topic,
+                               source_partition=record.partition, source_offset=record.offset)
+
+    def _with_retries(self, action: Callable[[Projector], set[str] | None]) -> set[str]:
+        attempt = 0
+        while True:
+            try:
+                return action(self._connect()) or set()
+            except psycopg.Error as exc:
+                # The transaction rolled back, so the batch is applied again whole. Giving up instead
+                # would let the agent ack records that were never written.
+                delay = RETRY_DELAYS_SECONDS[min(attempt, len(RETRY_DELAYS_SECONDS) - 1)]
+                attempt += 1
+                if isinstance(exc, psycopg.OperationalError):
+                    logger.warning("%s: PostgreSQL unreachable (attempt %d), retrying in %.1f s: %s",
+                                   self.projection.name, attempt, delay, exc)
+                else:
+                    logger.error("%s: batch failed (attempt %d), retrying in %.1f s: %s: %s",
+                                 self.projection.name, attempt, delay, type(exc).__name__, exc)
+                self.close()
+                self._projector = None
+                time.sleep(delay)
+
+    def _invalidate(self, touched: set[str]) -> None:
+        if self.cache is None or not touched:
+            return
+        if self.projection.name == "census":
+            self.cache.invalidate((), prefixes=(census_key(self.schema),))
+        elif self.projection.name == "vitals":
+            self.cache.invalidate(vitals_key(self.schema, patient_id) for patient_id in touched)
