@@ -16,10 +16,12 @@ __all__ = ["main", "cli"]
 COMMANDS: dict[str, str] = {
     "api": "heals.api_command:api",
     "infra": "heals.infra:infra",
+    "relay": "heals.commands.cli:relay",
     "schemas": "heals.schema_commands:schemas",
     "topics": "heals.topic_commands:topics",
     "worker": "heals.streams.worker:worker",
     "up": "heals.run.up_command:up",
+    "verify": "heals.commands.cli:verify",
 }
 
 
