@@ -66,7 +66,8 @@ class EventSealer:
         self.codec = codec
 
     def seal(
-        self, aggregate: HealsAggregate, event: Any, context: CommandContext, prev_hash: str | None
+        self, aggregate: HealsAggregate, event: Any, context: CommandContext, prev_hash: str | None,
+        traceparent: str | None = None,
     ) -> SealedEvent:
         """Return the sealed event for one domain event of an aggregate, chained to prev_hash."""
         event_type = avro_event_type(event)
@@ -112,4 +113,5 @@ class EventSealer:
             key=key,
             value=self.codec.encode(event_type, sealed, topic),
             hash=sealed["envelope"]["hash"],
+            traceparent=traceparent,
         )

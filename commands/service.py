@@ -26,6 +26,7 @@ from heals.commands.outcome import CommandOutcome
 from heals.commands.position import encode_position
 from heals.commands.sealing import CommandContext, EventSealer
 from heals.commands.store import CommandRecord, EventStore, StoreConflict, WriteBatch
+from heals.kafka import trace_headers
 from heals.registry import make_codec
 from heals.settings import Settings
 
@@ -98,6 +99,9 @@ class CommandService:
         batch = WriteBatch()
         chain_heads: dict[str, str | None] = {}
         outcomes: dict[str, CommandOutcome] = {}
+        # The caller's trace context (an HTTP request or MLLP message span) travels on to the Kafka records.
+        traceparent = dict(trace_headers()).get("traceparent")
+        traceparent = traceparent.decode("ascii") if traceparent else None
 
         # Apply each command in order; a RuleViolation here leaves nothing stored.
         for command in commands:
@@ -109,7 +113,7 @@ class CommandService:
                 key = aggregate.aggregate_key
                 if key not in chain_heads:
                     chain_heads[key] = self.store.chain_hash(key, uow.loaded_versions[key])
-                sealed = self.sealer.seal(aggregate, event, context, chain_heads[key])
+                sealed = self.sealer.seal(aggregate, event, context, chain_heads[key], traceparent)
                 chain_heads[key] = sealed.hash
                 batch.events.append(sealed)
                 event_ids.append(sealed.event_id)

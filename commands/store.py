@@ -5,7 +5,7 @@ Three tables live in one PostgreSQL schema (both names are parameters):
 | table | contents |
 | --- | --- |
 | ``<name>_events`` | the eventsourcing library's stored events, one row per (aggregate UUID, version); its primary key is the optimistic concurrency check |
-| ``<name>_event_log`` | every event as sealed Avro bytes, with its topic and key, numbered by ``position`` in commit order; the relay publishes it |
+| ``<name>_event_log`` | every event as sealed Avro bytes, with its topic, key and the command's W3C traceparent, numbered by ``position`` in commit order; the relay publishes it |
 | ``<name>_command_log`` | one row per command id with the event ids and position token it produced; a command seen before returns this outcome |
 
 One command batch writes all three in one transaction. The transaction
@@ -53,6 +53,7 @@ class SealedEvent:
     key: str
     value: bytes
     hash: str
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class LoggedEvent:
     topic: str
     key: str
     value: bytes
+    traceparent: str | None
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,12 @@ class HealsRecorder(PostgresApplicationRecorder):
         if write_batch.events:
             curs.executemany(
                 SQL(
-                    "INSERT INTO {}.{} (event_id, event_type, aggregate_id, aggregate_version, topic, record_key, value, hash)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    "INSERT INTO {}.{} (event_id, event_type, aggregate_id, aggregate_version, topic, record_key, value, hash,"
+                    " traceparent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ).format(schema, Identifier(f"{prefix}_event_log")),
                 [
-                    (e.event_id, e.event_type, e.aggregate_id, e.aggregate_version, e.topic, e.key, e.value, e.hash)
+                    (e.event_id, e.event_type, e.aggregate_id, e.aggregate_version, e.topic, e.key, e.value, e.hash,
+                     e.traceparent)
                     for e in write_batch.events
                 ],
             )
@@ -145,6 +148,7 @@ def _create_tables_sql(schema: str, name: str) -> list[Any]:
             " record_key text NOT NULL,"
             " value bytea NOT NULL,"
             " hash text NOT NULL,"
+            " traceparent text,"
             " recorded_at timestamptz NOT NULL DEFAULT now(),"
             " UNIQUE (aggregate_id, aggregate_version))"
         ).format(Identifier(schema), Identifier(f"{name}_event_log")),
@@ -270,12 +274,12 @@ class EventStore:
         """Return up to ``limit`` event log rows after a position, in position order."""
         rows = self._query(
             SQL(
-                "SELECT position, event_id, event_type, aggregate_id, aggregate_version, topic, record_key, value"
-                " FROM {}.{} WHERE position > %s ORDER BY position LIMIT %s"
+                "SELECT position, event_id, event_type, aggregate_id, aggregate_version, topic, record_key, value,"
+                " traceparent FROM {}.{} WHERE position > %s ORDER BY position LIMIT %s"
             ).format(Identifier(self.schema), Identifier(self.event_log_table)),
             (after_position, limit),
         )
-        return [LoggedEvent(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], bytes(r[7])) for r in rows]
+        return [LoggedEvent(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], bytes(r[7]), r[8]) for r in rows]
 
     def count_events(self) -> int:
         """Return the number of rows in the event log."""
