@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -21,6 +22,8 @@ def worker(loglevel: str) -> None:
     from heals.streams.app import app, load_agents
 
     load_agents()
+    # Faust creates its data folder but not the folders above it.
+    Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
     logger.info("starting worker %s with %d agents", app.conf.id, len(app.agents))
     # Faust's Worker installs its own log handlers and signal handling, and exits the process when it stops.
     Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
