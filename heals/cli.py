@@ -16,6 +16,7 @@ __all__ = ["main", "cli"]
 COMMANDS: dict[str, str] = {
     "api": "heals.api_command:api",
     "infra": "heals.infra:infra",
+    "models": "heals.streams.detectors.model_commands:models",
     "relay": "heals.commands.cli:relay",
     "schemas": "heals.schema_commands:schemas",
     "topics": "heals.topic_commands:topics",

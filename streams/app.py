@@ -14,6 +14,8 @@ __all__ = ["app", "AGENT_MODULES", "load_agents"]
 # Modules that define agents on `app`; `heals worker` imports each before starting.
 AGENT_MODULES: list[str] = [
     "heals.streams.projection_agents",
+    "heals.streams.detectors.agents",
+    "heals.projections.alerts.agent",
 ]
 
 
