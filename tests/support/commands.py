@@ -42,8 +42,8 @@ def order(patient_id: str, order_id: str, **fields: Any) -> Any:
 
 def result(patient_id: str, order_id: str, result_id: str, status: str = "final", **fields: Any) -> Any:
     """Return a RecordResult of a haemoglobin value."""
+    fields.setdefault("value_quantity", models.Quantity(value=13.2, unit="g/dL"))
     return command(
         models.RecordResult, patient_id=patient_id, order_id=order_id, result_id=result_id, status=status,
-        code=models.Code(code="718-7", system="http://loinc.org"),
-        value_quantity=models.Quantity(value=13.2, unit="g/dL"), **fields,
+        code=models.Code(code="718-7", system="http://loinc.org"), **fields,
     )
