@@ -1,0 +1,100 @@
+"""The ACK store: accepted messages by sender and MSH-10, with a payload hash and the ACK sent.
+
+A resend of an accepted message (same MSH-3, MSH-4 and MSH-10, same bytes)
+gets the stored ACK and creates nothing. The same key with different bytes
+is a different message reusing a control id, which the caller rejects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from heals.errors import InfraError
+
+__all__ = ["AckStore", "MessageKey", "StoredAck"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    """Identity of an inbound message: tenant, MSH-3, MSH-4 and MSH-10."""
+
+    tenant_id: str
+    sending_application: str
+    sending_facility: str
+    control_id: str
+
+
+@dataclass(frozen=True)
+class StoredAck:
+    """A stored ACK and the SHA-256 of the message it answered."""
+
+    payload_sha256: bytes
+    ack: bytes
+    ack_code: str
+
+
+class AckStore:
+    """ACKs of accepted messages in one PostgreSQL table."""
+
+    def __init__(self, url: str, table: str, max_connections: int = 8) -> None:
+        self.table = sql.Identifier(table)
+        try:
+            self.pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=True, timeout=30)
+            self._create()
+        except (psycopg.Error, Exception) as exc:
+            raise InfraError(f"cannot open the HL7 ACK store table {table!r} in PostgreSQL: {exc}") from exc
+
+    def _create(self) -> None:
+        statement = sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " tenant_id text NOT NULL, sending_application text NOT NULL, sending_facility text NOT NULL,"
+            " control_id text NOT NULL, payload_sha256 bytea NOT NULL, ack bytea NOT NULL, ack_code text NOT NULL,"
+            " stored_at timestamptz NOT NULL DEFAULT now(),"
+            " PRIMARY KEY (tenant_id, sending_application, sending_facility, control_id))"
+        ).format(self.table)
+        with self.pool.connection() as connection:
+            connection.execute(statement)
+
+    def lookup(self, key: MessageKey) -> StoredAck | None:
+        """Return the stored ACK of a message key, or None."""
+        statement = sql.SQL(
+            "SELECT payload_sha256, ack, ack_code FROM {} WHERE tenant_id = %s AND sending_application = %s"
+            " AND sending_facility = %s AND control_id = %s"
+        ).format(self.table)
+        with self.pool.connection() as connection:
+            row = connection.execute(statement, _params(key)).fetchone()
+        return StoredAck(bytes(row[0]), bytes(row[1]), row[2]) if row else None
+
+    def save(self, key: MessageKey, digest: bytes, ack: bytes, ack_code: str) -> StoredAck:
+        """Store an ACK unless one is already stored; return the one that is stored now."""
+        statement = sql.SQL(
+            "INSERT INTO {} (tenant_id, sending_application, sending_facility, control_id, payload_sha256, ack, ack_code)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        ).format(self.table)
+        with self.pool.connection() as connection:
+            inserted = connection.execute(statement, (*_params(key), digest, ack, ack_code)).rowcount
+        if inserted:
+            return StoredAck(digest, ack, ack_code)
+        # Two connections delivered the same message at once; the first answer wins.
+        stored = self.lookup(key)
+        return stored if stored is not None else StoredAck(digest, ack, ack_code)
+
+    def drop(self) -> None:
+        """Drop the table; for tests that made their own."""
+        with self.pool.connection() as connection:
+            connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.table))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.pool.close()
+
+
+def _params(key: MessageKey) -> tuple[str, str, str, str]:
+    return key.tenant_id, key.sending_application, key.sending_facility, key.control_id
