@@ -115,3 +115,50 @@ class EventFactory:
                        at: dt.datetime, **kw: Any):
         return self._event("ChargeReversed", account_id, patient_id, at, account_id=account_id, charge_id=charge_id,
                            reversed_charge_id=reversed_charge_id, reason="entered in error", **kw)
+
+
+def hospital_morning(factory: EventFactory | None = None) -> list[tuple[str, dict]]:
+    """Return a morning of one small hospital, in the order the events happened.
+
+    P1 is admitted and moved; P2 is admitted and discharged; P3 is a duplicate
+    registration of P1 that gets merged into P1; P4 is admitted and changes
+    phone number. Orders, results with a correction, readings and charges
+    with one reversal go with them.
+    """
+    f = factory or EventFactory()
+
+    def at(hour: int, minute: int = 0) -> dt.datetime:
+        return BASE_TIME.replace(hour=hour, minute=minute)
+
+    return [
+        f.register("P1", at(6, 50)),
+        f.register("P2", at(6, 55)),
+        f.register("P3", at(6, 58), mrn="MRN-P3"),
+        f.register("P4", at(6, 59)),
+        f.admit("P1", "E1", at(7), "W1", "101", "A"),
+        f.reading("P1", at(7), "HR", 80),
+        f.place_order("P1", "O1", at(7, 10), department="LAB", code="2345-7"),
+        f.place_order("P1", "O2", at(7, 20), department="RAD", code="36643-5"),
+        f.admit("P2", "E2", at(7, 30), "W1", "102", "A"),
+        f.admit("P4", "E4", at(7, 35), "W3", "301", "A"),
+        f.change_order("P1", "O1", at(7, 40), "in-progress"),
+        f.place_order("P3", "O3", at(8), department="LAB", code="2823-3"),
+        f.place_order("P2", "O4", at(8, 5), department="LAB", code="2345-7"),
+        f.reading("P1", at(8), "HR", 90),
+        f.reading("P1", at(8), "SPO2", 97, unit="%"),
+        f.reading("P4", at(8, 10), "HR", 70, device_id="MON-4"),
+        f.change_order("P1", "O1", at(8, 30), "completed"),
+        f.record_result("P1", "O1", "R1", at(8, 30), 300, flags=("HH",)),
+        f.record_result("P1", "O1", "R2", at(8, 30), 4.1, flags=("N",), code="2823-3"),
+        f.post_charge("P1", "A1", "C1", at(8, 35), "12.50"),
+        f.post_charge("P1", "A1", "C2", at(8, 36), "7.50"),
+        f.record_result("P1", "O1", "R1", at(8, 45), 310, status="corrected", flags=("HH",)),
+        f._event("OrderCancelled", "O4", "P2", at(8, 50), order_id="O4", reason="duplicate"),
+        f.transfer("P1", "E1", at(9), "W2", "201", "B"),
+        f.reading("P1", at(9), "HR", 100),
+        f.reverse_charge("P1", "A1", "C3", "C1", at(9, 10)),
+        f.post_charge("P2", "A2", "C4", at(9, 20), "100.00"),
+        f.update_phone("P4", at(9, 30), "+1-555-0100"),
+        f.merge("P1", "P3", at(10)),
+        f.discharge("P2", "E2", at(11)),
+    ]
