@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from heals.codec import Codec
 from heals.envelope import chain_hash
@@ -25,7 +25,7 @@ from heals.kafka import make_consumer
 from heals.settings import Settings
 from heals.topics import ADT, CHARGES, ORDERS, RESULTS
 
-__all__ = ["ChainBreak", "VerifyReport", "WRITE_SIDE_TOPICS", "verify_topics"]
+__all__ = ["ChainBreak", "VerifyReport", "WRITE_SIDE_TOPICS", "read_to_end", "verify_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def verify_topics(
     """Read the topics from offset 0 to their end (read_committed) and check every aggregate's chain."""
     report = VerifyReport()
     chains: dict[str, list[_Link]] = {}
-    for message in _read_to_end(settings, list(topics), timeout):
+    for message in read_to_end(settings, list(topics), timeout):
         report.records += 1
         where = (message.topic(), message.partition(), message.offset())
         try:
@@ -128,7 +128,8 @@ def verify_topics(
     return report
 
 
-def _read_to_end(settings: Settings, topics: list[str], timeout: float):
+def read_to_end(settings: Settings, topics: list[str], timeout: float = 600.0) -> Iterator[Message]:
+    """Yield every committed record of the topics from offset 0 to the end of each partition."""
     consumer = make_consumer(settings, "heals-verify", **{"enable.partition.eof": True})
     try:
         assignment = []
