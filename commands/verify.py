@@ -114,9 +114,9 @@ def verify_topics(
                 continue
             expected_version = previous.version + 1 if previous is not None else 1
             if check_gaps and link.version != expected_version:
-                report.breaks.append(ChainBreak(
-                    *where, aggregate_id, link.version, f"versions {expected_version} to {link.version - 1} are missing"
-                ))
+                missing = (f"version {expected_version} is missing" if link.version == expected_version + 1
+                           else f"versions {expected_version} to {link.version - 1} are missing")
+                report.breaks.append(ChainBreak(*where, aggregate_id, link.version, missing))
             elif link.version == expected_version:
                 expected_prev = previous.hash if previous is not None else None
                 if link.prev_hash != expected_prev:
