@@ -19,7 +19,7 @@ from heals.connectors.hl7.decoding import HeaderPeek
 from heals.connectors.hl7.errors import ErrorCode, Issue
 from heals.connectors.hl7.escapes import DEFAULT_SEPARATORS, Separators, escape
 
-__all__ = ["AckHeader", "build_ack", "ack_code", "Outcome"]
+__all__ = ["AckHeader", "build_ack", "ack_code", "reply_code", "Outcome"]
 
 RECEIVING_APPLICATION = "HEALS"
 _counter = itertools.count(1)
@@ -47,6 +47,31 @@ ACK_CODES = {
 def ack_code(outcome: str, enhanced: bool) -> str:
     """Return the MSA-1 code for an outcome in original or enhanced mode."""
     return ACK_CODES[(outcome, enhanced)]
+
+
+def _asks(condition: str, outcome: str) -> bool:
+    # HL7 table 0155: AL always, NE never, ER only on error, SU only on success.
+    return condition == "AL" or (condition == "ER" and outcome != Outcome.ACCEPTED) or (
+        condition == "SU" and outcome == Outcome.ACCEPTED
+    )
+
+
+def reply_code(outcome: str, accept_ack_type: str, application_ack_type: str) -> str:
+    """Return the MSA-1 code of the reply sent on the connection.
+
+    Original mode (MSH-15 and MSH-16 empty) answers AA, AE or AR. Enhanced
+    mode answers with the accept acknowledgment (CA, CE, CR) when MSH-15 asks
+    for one, else with the application acknowledgment when MSH-16 asks for it.
+    """
+    if not accept_ack_type and not application_ack_type:
+        return ack_code(outcome, enhanced=False)
+    if _asks(accept_ack_type, outcome):
+        return ack_code(outcome, enhanced=True)
+    if _asks(application_ack_type, outcome):
+        return ack_code(outcome, enhanced=False)
+    # NOTE: MSH-15 and MSH-16 both say no acknowledgment is wanted, but MLLP
+    # senders still wait for a reply, so the accept acknowledgment is sent.
+    return ack_code(outcome, enhanced=True)
 
 
 @dataclass(frozen=True)

@@ -23,35 +23,45 @@ class AckSummary:
     raw: bytes
 
 
-def _unescape(text: str, separators: str) -> str:
-    escape = separators[3] if len(separators) > 3 else "\\"
-    for name, char in (("F", "|"), ("S", separators[0:1] or "^"), ("T", separators[3:4] or "&"), ("R", separators[1:2] or "~")):
+def _unescape(text: str, field_separator: str, encoding: str) -> str:
+    padded = (encoding + "^~\\&")[:4] if len(encoding) < 4 else encoding
+    component, repetition, escape, subcomponent = padded[0], padded[1], padded[2], padded[3]
+    for name, char in (("F", field_separator), ("S", component), ("T", subcomponent), ("R", repetition)):
         text = text.replace(f"{escape}{name}{escape}", char)
-    return text.replace(f"{escape}E{escape}", escape)
+    return text.replace(f"{escape}.br{escape}", "\n").replace(f"{escape}E{escape}", escape)
 
 
 def read_ack(raw: bytes) -> AckSummary:
-    """Read MSA-1, MSA-2 and the error text (ERR-8, else MSA-3, else ERR-1/ERR-3) from an ACK; batches use their first ACK."""
+    """Read MSA-1, MSA-2 and the error text from an ACK; a batch ACK gives its first message's.
+
+    The text is MSA-3, else each ERR's ERR-8 user message, else the text in
+    ERR-3 (v2.5 and later) or ERR-1 (earlier versions).
+    """
     text = raw.decode("utf-8", "replace")
     lines = [line for line in text.replace("\n", "\r").split("\r") if line]
     msh = next((line for line in lines if line.startswith("MSH")), "")
     separator = msh[3:4] or "|"
     encoding = msh[4:].split(separator)[0] if msh else "^~\\&"
+    component = encoding[:1] or "^"
+    subcomponent = encoding[3:4] or "&"
     msa = next((line.split(separator) for line in lines if line.startswith("MSA")), [])
-    errors = [line.split(separator) for line in lines if line.startswith("ERR")]
     code = msa[1] if len(msa) > 1 else ""
-    control_id = _unescape(msa[2], encoding) if len(msa) > 2 else ""
-    texts = []
-    for err in errors:
+    control_id = _unescape(msa[2], separator, encoding) if len(msa) > 2 else ""
+
+    texts = [msa[3]] if len(msa) > 3 and msa[3] else []
+    for err in (line.split(separator) for line in lines if line.startswith("ERR")):
+        if texts:
+            break
         if len(err) > 8 and err[8]:
             texts.append(err[8])
         elif len(err) > 3 and err[3]:
-            texts.append(err[3].split(encoding[:1])[1] if encoding[:1] in err[3] else err[3])
+            parts = err[3].split(component)
+            texts.append(parts[1] if len(parts) > 1 else parts[0])
         elif len(err) > 1 and err[1]:
-            texts.append(err[1])
-    if not texts and len(msa) > 3 and msa[3]:
-        texts.append(msa[3])
-    return AckSummary(code, control_id, _unescape("; ".join(texts), encoding), raw)
+            parts = err[1].split(component)
+            detail = parts[3].split(subcomponent) if len(parts) > 3 else []
+            texts.append(detail[1] if len(detail) > 1 else err[1])
+    return AckSummary(code, control_id, _unescape("; ".join(texts), separator, encoding), raw)
 
 
 def messages_in(paths: list[Path]) -> Iterator[tuple[Path, bytes]]:

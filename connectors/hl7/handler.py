@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from heals.commands.outcome import CommandExecutor
-from heals.connectors.hl7.ack import AckHeader, Outcome, ack_code, build_ack
+from heals.connectors.hl7.ack import AckHeader, Outcome, build_ack, reply_code
 from heals.connectors.hl7.batch import is_envelope, split_envelope
 from heals.connectors.hl7.decoding import peek_header
 from heals.connectors.hl7.errors import ErrorCode, Hl7Error, Issue, MessageInvalid, MessageRejected
@@ -100,9 +100,8 @@ class MessageHandler:
     def reject_frame(self, raw_head: bytes, error: Exception, peer: str, code: str = ErrorCode.APPLICATION_INTERNAL_ERROR) -> bytes:
         """Build an AR for a frame that could not be handled at all (too large, internal failure)."""
         peek = peek_header(raw_head)
-        enhanced = bool(peek.accept_ack_type or peek.application_ack_type)
         issue = error.issue if isinstance(error, Hl7Error) else Issue(code, str(error))
-        return build_ack(AckHeader.from_peek(peek), ack_code(Outcome.REJECTED, enhanced), [issue])
+        return build_ack(AckHeader.from_peek(peek), _peek_code(peek, Outcome.REJECTED), [issue])
 
     # -- one message ----------------------------------------------------------
 
@@ -112,8 +111,7 @@ class MessageHandler:
         try:
             message = parse_message(raw, self.sender_time_zone)
         except MessageRejected as exc:
-            enhanced = bool(peek.accept_ack_type or peek.application_ack_type)
-            code = ack_code(Outcome.REJECTED, enhanced)
+            code = _peek_code(peek, Outcome.REJECTED)
             answer = _Answer(build_ack(AckHeader.from_peek(peek), code, [exc.issue]), code)
             self._park(raw, exc, peek.sending_facility, peek.control_id)
             self._archive(raw, answer, peer, peek.sending_application, peek.sending_facility, peek.control_id, peek.message_type)
@@ -146,35 +144,34 @@ class MessageHandler:
             "MSH-10 was already used by this sender for a different message; send it with a new control id",
             message.msh.location(10),
         )
-        code = ack_code(Outcome.REJECTED, message.enhanced_mode)
+        code = _message_code(message, Outcome.REJECTED)
         self._park(raw, error, message.sending_facility, message.control_id)
         logger.warning("message %s reuses a control id with different content", message.control_id)
         return _Answer(build_ack(header, code, [error.issue]), code)
 
     def _process(self, message: Message, header: AckHeader, raw: bytes, key: MessageKey, digest: bytes) -> _Answer:
-        enhanced = message.enhanced_mode
         try:
             mapped = map_message(message, self.tenant_id, self.assigning_authority)
             self._execute(message, mapped)
         except (MessageRejected, MessageInvalid) as exc:
             outcome = Outcome.REJECTED if isinstance(exc, MessageRejected) else Outcome.ERROR
-            code = ack_code(outcome, enhanced)
+            code = _message_code(message, outcome)
             self._park(raw, exc, message.sending_facility, message.control_id)
             logger.info("message %s answered %s: HL7 error %s", message.control_id, code, exc.code)
             return _Answer(build_ack(header, code, [exc.issue]), code)
         except DomainError as exc:
-            code = ack_code(Outcome.ERROR, enhanced)
+            code = _message_code(message, Outcome.ERROR)
             issue = Issue(rule_error_code(exc), str(exc))
             self._park(raw, exc, message.sending_facility, message.control_id)
             logger.info("message %s answered %s: %s", message.control_id, code, type(exc).__name__)
             return _Answer(build_ack(header, code, [issue]), code)
         except Exception as exc:  # the write side or Kafka failed; the sender should retry
-            code = ack_code(Outcome.REJECTED, enhanced)
+            code = _message_code(message, Outcome.REJECTED)
             logger.exception("message %s could not be processed", message.control_id)
             issue = Issue(ErrorCode.APPLICATION_INTERNAL_ERROR, f"internal error {type(exc).__name__}; resend later")
             return _Answer(build_ack(header, code, [issue]), code)
 
-        code = ack_code(Outcome.ACCEPTED, enhanced)
+        code = _message_code(message, Outcome.ACCEPTED)
         ack = build_ack(header, code, mapped.warnings)
         stored = self.store.save(key, digest, ack, code)
         return _Answer(stored.ack, stored.ack_code)
@@ -239,6 +236,14 @@ class MessageHandler:
                                control_id=control_id, message_type=message_type)
         except Exception:  # the events are durable already; losing the archive copy must not block the ACK
             logger.exception("could not archive message %s", control_id)
+
+
+def _message_code(message: Message, outcome: str) -> str:
+    return reply_code(outcome, message.accept_ack_type, message.application_ack_type)
+
+
+def _peek_code(peek, outcome: str) -> str:
+    return reply_code(outcome, (peek.accept_ack_type or "").upper(), (peek.application_ack_type or "").upper())
 
 
 def _ack_header(message: Message) -> AckHeader:

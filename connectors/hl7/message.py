@@ -178,7 +178,9 @@ class Message:
         try:
             return parse_dtm(text.strip(), self.sender_time_zone)
         except InvalidTimestamp as exc:
-            raise MessageInvalid(ErrorCode.DATA_TYPE, f"{exc.reason}", segment.location(number)) from exc
+            raise MessageInvalid(
+                ErrorCode.DATA_TYPE, f"{segment.name}-{number} is not a valid date/time: {exc.reason}", segment.location(number)
+            ) from exc
 
 
 def _segments_of(tree: hl7.Message, decoded: DecodedText) -> list[Segment]:

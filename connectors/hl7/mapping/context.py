@@ -142,16 +142,24 @@ class MappingContext:
         return identifiers[0].value, identifiers
 
     def encounter_id(self, pv1: Segment | None, patient_id: str, required: bool) -> str | None:
-        """Return the visit id: PV1-19 visit number; when required and absent, one derived from the message."""
+        """Return the visit id: PV1-19 visit number, else (when required) the patient and the visit's start.
+
+        The start is PV1-44 admit date/time, else EVN-6 or EVN-2, as written,
+        so a resend of the same visit under a new MSH-10 names the same
+        encounter. Without any of them the message's own id is used.
+        """
         if pv1 is not None:
             visit = pv1.value(19, 1)
             if visit is not None:
                 return visit.strip()
         if not required:
             return None
-        admitted = pv1.value(44, 1) if pv1 is not None else None
-        if admitted:
-            return f"{patient_id}|{admitted}"
+        evn = self.message.first("EVN")
+        candidates = [(pv1, 44), (evn, 6), (evn, 2)]
+        for segment, number in candidates:
+            start = segment.value(number, 1) if segment is not None else None
+            if start:
+                return f"{patient_id}|{start.strip()}"
         return self.base_id
 
     def location(self, segment: Segment | None, number: int) -> Location | None:

@@ -97,10 +97,17 @@ def map_result(context: MappingContext) -> list[Command]:
         if group.pid is None:
             raise MessageInvalid(ErrorCode.SEGMENT_SEQUENCE, "required segment PID missing; a result is not attached to any patient")
         patient_id, _ = context.patient_key(group.pid)
-        identifier = order_id(group)[0]
+        identifier, placer, filler = order_id(group)
         if identifier is None:
             raise MessageInvalid(ErrorCode.REQUIRED_FIELD_MISSING, "OBR-2 placer and OBR-3 filler order number are empty", group.obr.location(2))
         encounter_id = context.encounter_id(group.pv1, patient_id, required=False)
+        # A result for an order HEALS never saw places the order first (an
+        # unsolicited result); the write side does that when these are given.
+        unsolicited = {
+            "placer_order_number": placer or identifier,
+            "filler_order_number": filler,
+            "order_service": coded(group.obr, 4) if group.obr is not None else None,
+        }
         order_status = group.obr.value(25) if group.obr else None
 
         for obx in group.all("OBX"):
@@ -126,6 +133,7 @@ def map_result(context: MappingContext) -> list[Command]:
                 status=status,
                 reference_range=obx.value(7, subcomponent=None),
                 abnormal_flags=[flag for flag in flags if flag],
+                **unsolicited,
                 **value,
             ))
     return commands
