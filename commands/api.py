@@ -13,7 +13,7 @@ the thread-safe CommandService blocks no event loop.
 # No `from __future__ import annotations` here: FastAPI reads each endpoint's
 # body type from the annotation, which must be the model class itself.
 
-from functools import lru_cache
+import threading
 from typing import Any, Callable
 
 from fastapi import APIRouter, Depends
@@ -29,10 +29,19 @@ __all__ = ["get_command_service", "router", "path_for"]
 router = APIRouter(prefix="/commands", tags=["commands"])
 
 
-@lru_cache(maxsize=1)
+_service_lock = threading.Lock()
+
+
 def get_command_service() -> CommandService:
-    """Return the process's CommandService; tests replace it through app.dependency_overrides."""
-    return CommandService(get_settings())
+    """Return the process's CommandService, opened on first use; tests replace it through app.dependency_overrides."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = CommandService(get_settings())
+        return _service
+
+
+_service: CommandService | None = None
 
 
 def path_for(kind: str) -> str:

@@ -185,10 +185,20 @@ class EventStore:
         self.event_log_table = f"{self.name}_event_log"
         self.command_log_table = f"{self.name}_command_log"
         self._conninfo = settings.postgres_url
-        with psycopg.connect(self._conninfo, autocommit=True) as conn:
-            for statement in _create_tables_sql(self.schema, self.name):
-                conn.execute(statement)
+        # Processes that start together would race on CREATE ... IF NOT EXISTS, so table creation
+        # (ours and the library's) runs under a PostgreSQL advisory lock named after the tables.
+        with psycopg.connect(self._conninfo, autocommit=True) as lock_conn:
+            lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.schema}.{self.name}",))
+            try:
+                for statement in _create_tables_sql(self.schema, self.name):
+                    lock_conn.execute(statement)
+                self.application = self._open_application(settings, pool_size or write_settings.event_store_pool_size)
+            finally:
+                lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{self.schema}.{self.name}",))
+        self.recorder: HealsRecorder = self.application.recorder  # type: ignore[assignment]
+        logger.info("event store ready in schema %s with tables %s_*", self.schema, self.name)
 
+    def _open_application(self, settings: Settings, pool_size: int) -> Application:
         parts = conninfo_to_dict(settings.postgres_url)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -199,14 +209,12 @@ class EventStore:
             "POSTGRES_USER": str(parts.get("user", "")),
             "POSTGRES_PASSWORD": str(parts.get("password", "")),
             "POSTGRES_SCHEMA": self.schema,
-            "POSTGRES_POOL_SIZE": str(pool_size or write_settings.event_store_pool_size),
+            "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_WAITING": "0",
             "CREATE_TABLE": "yes",
         }
         application_class = type(f"{self.name}_store", (_StoreApplication,), {"name": self.name})
-        self.application: Application = application_class(env=env)
-        self.recorder: HealsRecorder = self.application.recorder  # type: ignore[assignment]
-        logger.info("event store ready in schema %s with tables %s_*", self.schema, self.name)
+        return application_class(env=env)
 
     # -- aggregates ---------------------------------------------------------
 
