@@ -1,8 +1,8 @@
 """The charge-anomaly model: features of a charge, training an IsolationForest, versioned files.
 
-Features of a ChargePosted: log(1 + amount), the charge code and the
-department one-hot encoded (codes never seen in training encode as all
-zeros), and the hour of day on the unit circle (sin and cos), so 23:00 and
+Features of a ChargePosted: log(1 + amount), that value minus the median
+of its charge code in training, the charge code and the department one-hot
+encoded (codes never seen in training encode as all zeros), and the hour of day on the unit circle (sin and cos), so 23:00 and
 00:00 are neighbours. An IsolationForest scores each charge; a charge is
 anomalous when its score falls below the ``quantile`` of the training
 scores, so the expected false-alarm rate on data like the training data is
@@ -40,16 +40,27 @@ class ChargeEncoder:
 
     def __init__(self) -> None:
         self.one_hot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        self.code_medians: dict[str, float] = {}
+        self.overall_median = 0.0
 
     def fit(self, rows: list[dict[str, Any]]) -> "ChargeEncoder":
-        """Learn the categories of the training charges."""
+        """Learn the categories and each code's median log amount from the training charges."""
         self.one_hot.fit(self._categories(rows))
+        by_code: dict[str, list[float]] = {}
+        for row in rows:
+            by_code.setdefault(row["code"], []).append(row["log_amount"])
+        self.code_medians = {code: float(np.median(amounts)) for code, amounts in by_code.items()}
+        self.overall_median = float(np.median([row["log_amount"] for row in rows]))
         return self
 
     def transform(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Return the feature matrix of the charges."""
         numbers = np.array([[row[name] for name in _NUMERIC] for row in rows], dtype=float)
-        return np.hstack([self.one_hot.transform(self._categories(rows)), numbers])
+        # The amount against its code's usual amount separates a mistyped price
+        # far better than the amount alone, which mixes cheap and dear codes.
+        relative = np.array([[row["log_amount"] - self.code_medians.get(row["code"], self.overall_median)]
+                             for row in rows])
+        return np.hstack([self.one_hot.transform(self._categories(rows)), numbers, relative])
 
     @staticmethod
     def _categories(rows: list[dict[str, Any]]) -> np.ndarray:
@@ -93,7 +104,7 @@ def charge_features(charge: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def train(rows: list[dict[str, Any]], *, version: str, quantile: float = 0.005, seed: int = 0) -> ChargeModel:
+def train(rows: list[dict[str, Any]], *, version: str, quantile: float = 0.001, seed: int = 0) -> ChargeModel:
     """Fit an IsolationForest on charge features."""
     if len(rows) < 50:
         raise HealsError(f"too few charges to train on: {len(rows)}, need at least 50; post more or replay a longer range")

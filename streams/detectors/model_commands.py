@@ -72,7 +72,7 @@ def train_group() -> None:
 @click.option("--topic", default=None, help="Topic to replay; default HEALS_DETECTORS_CHARGES_TOPIC.")
 @click.option("--model-dir", type=click.Path(path_type=Path), default=None,
               help="Folder of model versions; default HEALS_DETECTORS_CHARGE_MODEL_DIR.")
-@click.option("--quantile", default=0.005, show_default=True, type=click.FloatRange(0.0001, 0.2),
+@click.option("--quantile", default=0.001, show_default=True, type=click.FloatRange(0.0001, 0.2),
               help="Share of training charges that score below the alert threshold.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds allowed for the replay.")
 def train_charge_anomaly(topic: str | None, model_dir: Path | None, quantile: float, timeout: float) -> None:
