@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "api": "heals.api_command:api",
     "hl7": "heals.connectors.hl7.cli:hl7",
     "infra": "heals.infra:infra",
+    "projections": "heals.projections.commands:projections",
     "models": "heals.streams.detectors.model_commands:models",
     "relay": "heals.commands.cli:relay",
     "schemas": "heals.schema_commands:schemas",

@@ -9,30 +9,29 @@ had records at that moment.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psycopg
 from confluent_kafka import TopicPartition
 from psycopg import sql
 
 from heals.kafka import make_consumer
+from heals.projections.status import end_offsets
 from heals.projections.journal import POSITIONS_TABLE
 from heals.settings import Settings
 
-__all__ = ["CatchUpTracker", "end_offsets"]
+__all__ = ["CatchUpTracker", "committed_offsets", "end_offsets"]
 
 logger = logging.getLogger(__name__)
 
 
-def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """Return the high watermark (next offset) of each topic partition."""
-    consumer = make_consumer(settings, f"heals-watermarks-{uuid.uuid4().hex[:8]}")
+def committed_offsets(settings: Settings, group_id: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Return the offsets a consumer group committed, without joining the group."""
+    consumer = make_consumer(settings, group_id)
     try:
-        return {
-            (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-            for topic, partition in partitions
-        }
+        committed = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
+        return {(tp.topic, tp.partition): tp.offset for tp in committed}
     finally:
         consumer.close()
 
@@ -44,6 +43,7 @@ class CatchUpTracker:
     database_url: str
     schema: str
     targets: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
+    committed: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int]] | None = None
 
     def assigned(self, projection: str, ends: dict[tuple[str, int], int]) -> None:
         """Set the end offsets a projection has to reach."""
@@ -58,6 +58,10 @@ class CatchUpTracker:
             for projection, ends in list(self.targets.items()):
                 applied = self._applied(conn, projection) if ends else {}
                 behind = {tp: end for tp, end in ends.items() if applied.get(tp, -1) < end - 1}
+                if behind and self.committed is not None:
+                    # A transaction marker can hold the last offset; the group's commit then shows the end.
+                    committed = self.committed(list(behind))
+                    behind = {tp: end for tp, end in behind.items() if committed.get(tp, -1) < end}
                 if behind:
                     continue
                 del self.targets[projection]

@@ -22,7 +22,7 @@ from heals.projections.settings import get_projection_settings
 from heals.registry import make_codec
 from heals.settings import get_settings
 from heals.streams.app import app
-from heals.streams.progress import CatchUpTracker, end_offsets
+from heals.streams.progress import CatchUpTracker, committed_offsets, end_offsets
 from heals.streams.projection_runner import ProjectionRunner, RawRecord
 
 __all__ = ["PROJECTION_AGENTS", "tracker"]
@@ -35,7 +35,10 @@ _settings = get_settings()
 _projection_settings = get_projection_settings()
 _codec = make_codec(_settings)
 
-tracker = CatchUpTracker(_settings.postgres_url, _projection_settings.db_schema)
+tracker = CatchUpTracker(
+    _settings.postgres_url, _projection_settings.db_schema,
+    committed=lambda partitions: committed_offsets(_settings, app.conf.id, partitions),
+)
 
 
 def _topics(projection: Projection) -> list[str]:

@@ -20,7 +20,7 @@ from heals.kafka import make_producer
 from heals.projections.journal import POSITIONS_TABLE
 from heals.projections.registry import PROJECTIONS
 from heals.settings import REPO_ROOT, Settings
-from heals.streams.progress import end_offsets
+from heals.projections.status import end_offsets
 from heals.topics import topic_for_event
 
 ROLES = ("adt", "orders", "results", "readings", "charges")
