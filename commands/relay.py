@@ -16,7 +16,7 @@ Consumers must read with ``isolation.level=read_committed`` (heals.kafka's
 consumer configuration does); a read_uncommitted consumer also sees records
 of aborted transactions. Events are keyed by patient id, charges by account
 id, and each record carries the W3C ``traceparent`` of the command that
-stored it (or of the relay's own span when the command had none).
+stored it, or of the relay's span for its batch when the command had none.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Callable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
@@ -137,8 +136,11 @@ class Relay:
         # Events and the position record go into one transaction, so they become visible together.
         producer.begin_transaction()
         try:
+            # One producer span per batch carries events whose command had no trace context.
+            with self._tracer.start_as_current_span("relay batch", kind=SpanKind.PRODUCER):
+                batch_headers = trace_headers()
             for event in events:
-                self._produce(producer, event)
+                self._produce(producer, event, batch_headers)
             last = events[-1]
             producer.produce(
                 self.position_topic, key=self.transactional_id.encode("utf-8"),
@@ -157,11 +159,12 @@ class Relay:
         logger.debug("relay published %d events up to position %d", len(events), last.position)
         return len(events)
 
-    def _produce(self, producer: Producer, event: LoggedEvent) -> None:
+    def _produce(self, producer: Producer, event: LoggedEvent, batch_headers: list[tuple[str, bytes]]) -> None:
         topic = self.topic_names.get(event.topic, event.topic)
-        parent = propagate.extract({"traceparent": event.traceparent}) if event.traceparent else None
-        with self._tracer.start_as_current_span("relay publish", context=parent, kind=SpanKind.PRODUCER):
-            headers = trace_headers()
+        if event.traceparent:
+            headers = [("traceparent", event.traceparent.encode("ascii"))]
+        else:
+            headers = list(batch_headers)
         headers.append(("heals-event-id", event.event_id.encode("ascii")))
         while True:
             try:

@@ -119,7 +119,7 @@ def test_unfinished_transaction_is_aborted_on_restart(service, settings, relay_t
     producer = crashed._producer
     producer.begin_transaction()
     for event in service.store.read_log(0, 1000):
-        crashed._produce(producer, event)
+        crashed._produce(producer, event, [])
     assert producer.flush(30) == 0
 
     restarted = Relay(settings, service.store, transactional_id=transactional_id, position_topic=position_topic,
@@ -146,3 +146,19 @@ def test_relayed_records_carry_traceparent(service, settings, relay_topics, posi
         version, trace_id, span_id, flags = traceparent.split("-")
         assert (version, len(trace_id), len(span_id)) == ("00", 32, 16)
         assert message.key() == b"P1"
+
+
+def test_command_trace_context_reaches_records(service, settings, relay_topics, position_topic):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("inbound request") as span:
+        service.execute(command(models.AdmitPatient, patient_id="P1", encounter_id="E1"))
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    relay = Relay(settings, service.store, transactional_id=f"test-relay-{uuid.uuid4().hex[:8]}",
+                  position_topic=position_topic, topic_names=relay_topics)
+    relay.drain()
+    relay.close()
+
+    messages = list(read_to_end(settings, list(relay_topics.values())))
+    assert [dict(m.headers())["traceparent"].decode().split("-")[1] for m in messages] == [trace_id, trace_id]
