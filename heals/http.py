@@ -9,7 +9,11 @@ from fastapi import FastAPI
 __all__ = ["create_app", "ROUTERS"]
 
 # "module:attribute" of each APIRouter the API serves, included in this order.
-ROUTERS: list[str] = ["heals.commands.api:router", "heals.projections.alerts.api:router"]
+ROUTERS: list[str] = [
+    "heals.commands.api:router",
+    "heals.projections.alerts.api:router",
+    "heals.projections.api:router",
+]
 
 
 def create_app() -> FastAPI:

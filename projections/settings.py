@@ -26,7 +26,8 @@ class ProjectionSettings(BaseSettings):
     audit_topic: str = Field("audit.access.v1", description="Topic the API writes AccessRecorded events to.")
     audit_enabled: bool = Field(True, description="Emit an AccessRecorded event for every read of patient data.")
     alerts_table: str | None = Field(
-        None, description="Schema-qualified table of open alerts the detectors fill; unset leaves alerts out of the chart."
+        "alerts.alerts",
+        description="Schema-qualified table of the alerts projection, read for the chart's open alerts; empty leaves them out.",
     )
     batch_size: int = Field(500, ge=1, description="Events one agent writes to PostgreSQL in one transaction.")
     batch_seconds: float = Field(0.2, gt=0, description="Longest wait, in seconds, for a batch to fill.")
