@@ -6,6 +6,10 @@ and derives the UUID from the key (UUID version 5), so the same key always
 finds the same aggregate. Event ids are derived the same way from the key and
 the version, so a consumer that dedupes on event_id or on (aggregate id,
 version) gets the same answer.
+
+NOTE: keys do not include the tenant, so two tenants that share one event
+store and use the same patient id would share one aggregate. Each tenant
+needs its own store schema (HEALS_EVENT_STORE_SCHEMA) until keys carry it.
 """
 
 from __future__ import annotations

@@ -236,6 +236,9 @@ def post_charge(uow: UnitOfWork, command: models.PostCharge) -> None:
     patient_id = patient.patient_id if patient is not None else command.patient_id
 
     # The account is closed while the encounter it bills for is discharged or cancelled.
+    # NOTE: the patient is read but not written, so a discharge committed between this read and
+    # the charge's commit does not conflict and the charge is accepted. Closing that gap needs a
+    # version check on the patient in the same transaction; the window is one command's duration.
     encounter_id = (account.encounter_id if account is not None else None) or command.encounter_id
     status = patient.encounter_status(encounter_id) if patient is not None and encounter_id else None
     Account.require_open(command.account_id, encounter_id, status, command.charge_id)
