@@ -168,7 +168,7 @@ def test_critical_potassium_escalates_only_when_unacknowledged(harness):
     assert escalated == 1
     assert engine.escalate() == 0
 
-    events = _read(engine, codec, alerts_topic, sent + 1 + escalated)
+    events = _read(engine, codec, alerts_topic, sent + escalated)
     escalations = of_type(events, "AlertEscalated")
     assert [event["envelope"]["patient_id"] for event in escalations] == ["patient-k1"]
     assert escalations[0]["envelope"]["prev_hash"] is not None
