@@ -1,9 +1,9 @@
 """Events per second through the relay, from the PostgreSQL event log into Kafka transactions.
 
 Fills a fresh event store schema with admissions, transfers and discharges
-(four events per patient), creates four benchmark topics and a position
-topic, relays everything once with the given batch size, prints the rate,
-and deletes the schema and the topics.
+(four events per patient) and creates four benchmark topics and a position
+topic. Then it relays everything once with the given batch size, prints
+the rate, and deletes the schema and the topics.
 
     .venv/bin/python bench/relay.py --patients 5000 --batch-size 500
 """

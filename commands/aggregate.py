@@ -5,7 +5,7 @@ a readable key such as ``patient:MRN-1``, ``order:ORD-7`` or ``account:ACC-3``,
 and derives the UUID from the key (UUID version 5), so the same key always
 finds the same aggregate. Event ids are derived the same way from the key and
 the version, so a consumer that dedupes on event_id or on (aggregate id,
-version) gets the same answer.
+version) finds the same event.
 
 NOTE: keys do not include the tenant, so two tenants that share one event
 store and use the same patient id would share one aggregate. Each tenant

@@ -18,7 +18,7 @@ __all__ = ["ConcurrencyConflict", "RuleViolation"]
 
 
 class RuleViolation(DomainError):
-    """A command breaks a rule; carries the rule, the aggregate, its state and the ids involved."""
+    """A broken rule, with the rule name, the aggregate, its state and the ids involved."""
 
     def __init__(self, rule: str, reason: str, *, aggregate_id: str, state: str, **ids: Any) -> None:
         named = ", ".join(f"{key}={value!r}" for key, value in ids.items() if value is not None)
@@ -42,7 +42,7 @@ class RuleViolation(DomainError):
 
 
 class ConcurrencyConflict(DomainError):
-    """Another writer stored events on the aggregate after this command read it; retrying is safe."""
+    """A lost race: another writer stored events on the aggregate after this command read it, so a retry is safe."""
 
     def __init__(self, aggregate_id: str, expected_version: int, actual_version: int) -> None:
         super().__init__(

@@ -30,7 +30,7 @@ class UnitOfWork:
         self.store = store
         self.aggregates: dict[str, HealsAggregate] = {}
         self.loaded_versions: dict[str, int] = {}
-        self._taken: dict[str, int] = {}
+        self._events_returned: dict[str, int] = {}
 
     def get(self, aggregate_class: type[HealsAggregate], domain_id: str) -> Any:
         """Return the aggregate of a domain id, loaded once per unit of work, or None."""
@@ -52,10 +52,10 @@ class UnitOfWork:
         """Return the events triggered since the last call, with their aggregates."""
         new_events = []
         for key, aggregate in self.aggregates.items():
-            taken = self._taken.get(key, 0)
+            returned = self._events_returned.get(key, 0)
             pending = aggregate.pending_events
-            new_events.extend((aggregate, event) for event in pending[taken:])
-            self._taken[key] = len(pending)
+            new_events.extend((aggregate, event) for event in pending[returned:])
+            self._events_returned[key] = len(pending)
         return new_events
 
     def resolve_patient(self, patient_id: str) -> Patient | None:

@@ -1,8 +1,8 @@
 """The Order aggregate: an order for a service, its status and the results recorded for it.
 
-A result correction or cancellation (status corrected or cancelled) of a
-result id recorded before names the earlier event in corrects_event_id; the
-earlier event stays in the history unchanged.
+A result with status corrected or cancelled, for a result id recorded
+before, names the earlier event in corrects_event_id. The earlier event
+stays in the history unchanged.
 """
 
 from __future__ import annotations

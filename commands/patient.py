@@ -7,7 +7,7 @@ Encounter states and the commands that move between them:
     discharged --cancel discharge--> admitted
 
 A patient has at most one admitted encounter. A merged patient keeps its
-history but takes no more commands; the command handlers resolve its id to
+history but takes no more commands. The command handlers resolve its id to
 the survivor, which carries both patients' encounters from the merge on.
 """
 

@@ -77,7 +77,7 @@ class CommandService:
             try:
                 outcomes = self._execute_new(new_commands)
             except _LostRace as race:
-                # A concurrent call stored the same command ids first: answer with its outcome.
+                # A concurrent call stored the same command ids first, so return its outcome.
                 recorded = self.store.find_commands([c.command_id for c in commands])
                 if not all(c.command_id in recorded for c in new_commands):
                     raise race.conflict from None
@@ -150,7 +150,7 @@ class _LostRace(Exception):
 
 
 def _first_of_each_id(commands: list[Command]) -> list[Command]:
-    # A message that repeats a command id executes it once; the repeat answers as a duplicate.
+    # A message that repeats a command id executes it once, and the repeat returns as a duplicate.
     seen: set[str] = set()
     unique = []
     for command in commands:

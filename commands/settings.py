@@ -11,7 +11,7 @@ __all__ = ["WriteSettings", "load_write_settings"]
 
 
 class WriteSettings(BaseSettings):
-    """Where the event store lives and how the relay publishes it; each field has HEALS_<NAME>."""
+    """The event store's location and the relay's publishing options, each field read from HEALS_<NAME>."""
 
     model_config = SettingsConfigDict(env_prefix="HEALS_", extra="ignore", frozen=True)
 

@@ -73,7 +73,7 @@ class LoggedEvent:
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """What a command produced, kept so that a repeated command returns the same outcome."""
+    """The outcome of an executed command, kept so that a repeated command returns it again."""
 
     command_id: str
     kind: str

@@ -35,7 +35,7 @@ WRITE_SIDE_TOPICS = (ADT.name, ORDERS.name, RESULTS.name, CHARGES.name)
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """Where a hash chain breaks, and why."""
+    """A break in a hash chain: the record where it shows and the reason."""
 
     topic: str
     partition: int
