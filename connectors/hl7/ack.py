@@ -26,7 +26,7 @@ _counter = itertools.count(1)
 
 
 class Outcome:
-    """What happened to a message, before it is expressed in one mode or the other."""
+    """The outcome of a message, before it is written as an original or enhanced mode code."""
 
     ACCEPTED = "accepted"
     ERROR = "error"
@@ -59,9 +59,9 @@ def _asks(condition: str, outcome: str) -> bool:
 def reply_code(outcome: str, accept_ack_type: str, application_ack_type: str) -> str:
     """Return the MSA-1 code of the reply sent on the connection.
 
-    Original mode (MSH-15 and MSH-16 empty) answers AA, AE or AR. Enhanced
-    mode answers with the accept acknowledgment (CA, CE, CR) when MSH-15 asks
-    for one, else with the application acknowledgment when MSH-16 asks for it.
+    Original mode (MSH-15 and MSH-16 empty) replies AA, AE or AR. Enhanced
+    mode replies with the accept acknowledgment (CA, CE, CR) when MSH-15
+    requests one, else with the application acknowledgment when MSH-16 requests it.
     """
     if not accept_ack_type and not application_ack_type:
         return ack_code(outcome, enhanced=False)
@@ -69,7 +69,7 @@ def reply_code(outcome: str, accept_ack_type: str, application_ack_type: str) ->
         return ack_code(outcome, enhanced=True)
     if _asks(application_ack_type, outcome):
         return ack_code(outcome, enhanced=False)
-    # NOTE: MSH-15 and MSH-16 both say no acknowledgment is wanted, but MLLP
+    # NOTE: MSH-15 and MSH-16 both request no acknowledgment, but MLLP
     # senders still wait for a reply, so the accept acknowledgment is sent.
     return ack_code(outcome, enhanced=True)
 

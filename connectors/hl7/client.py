@@ -15,7 +15,7 @@ __all__ = ["AckSummary", "MllpClient", "read_ack", "messages_in"]
 
 @dataclass(frozen=True)
 class AckSummary:
-    """What an operator needs from an ACK: MSA-1, MSA-2 and the error text."""
+    """The parts of an ACK an operator reads: MSA-1, MSA-2 and the error text."""
 
     code: str
     control_id: str

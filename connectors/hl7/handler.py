@@ -1,14 +1,14 @@
-"""One inbound frame in, one ACK out: parse, check for a resend, map, execute, archive.
+"""Frame handling, one ACK per frame: parse, check for a resend, map, execute, archive.
 
 The steps for one message, in order:
 
-1. Parse. A message that cannot be read is answered AR (CR) and dead-lettered.
+1. Parse. A message that cannot be read gets AR (CR) and is dead-lettered.
 2. Look the sender and MSH-10 up in the ACK store. A resend of an accepted
-   message gets its stored ACK; the same MSH-10 with other bytes gets AR 205.
-3. Map to commands and device readings; a broken rule is answered AE (CE).
+   message gets its stored ACK. The same MSH-10 with other bytes gets AR 205.
+3. Map to commands and device readings; a broken rule gets AE (CE).
 4. Execute the commands (the write side returns after PostgreSQL committed)
    and write readings to Kafka (returns after the broker acknowledged).
-5. Store the ACK of an accepted message, archive message and ACK, answer.
+5. Store the ACK of an accepted message, archive message and ACK, send the ACK.
 
 Batches and files are split first; each message goes through these steps and
 the answer is a batch of ACKs.
@@ -131,13 +131,13 @@ class MessageHandler:
             self.before_ack()
         self._archive(raw, answer, peer, message.sending_application, message.sending_facility,
                       message.control_id, message.message_type)
-        logger.debug("message %s answered %s in %.1f ms", message.control_id, answer.code,
+        logger.debug("message %s acknowledged %s in %.1f ms", message.control_id, answer.code,
                      (time.perf_counter() - started) * 1000)
         return answer
 
     def _answer_resend(self, message: Message, header: AckHeader, raw: bytes, stored, digest: bytes) -> _Answer:
         if stored.payload_sha256 == digest:
-            logger.info("message %s is a resend; answering with the stored %s", message.control_id, stored.ack_code)
+            logger.info("message %s is a resend, so the stored %s is sent again", message.control_id, stored.ack_code)
             return _Answer(stored.ack, stored.ack_code)
         error = MessageRejected(
             ErrorCode.DUPLICATE_KEY_IDENTIFIER,
@@ -157,13 +157,13 @@ class MessageHandler:
             outcome = Outcome.REJECTED if isinstance(exc, MessageRejected) else Outcome.ERROR
             code = _message_code(message, outcome)
             self._park(raw, exc, message.sending_facility, message.control_id)
-            logger.info("message %s answered %s: HL7 error %s", message.control_id, code, exc.code)
+            logger.info("message %s acknowledged %s: HL7 error %s", message.control_id, code, exc.code)
             return _Answer(build_ack(header, code, [exc.issue]), code)
         except DomainError as exc:
             code = _message_code(message, Outcome.ERROR)
             issue = Issue(rule_error_code(exc), str(exc))
             self._park(raw, exc, message.sending_facility, message.control_id)
-            logger.info("message %s answered %s: %s", message.control_id, code, type(exc).__name__)
+            logger.info("message %s acknowledged %s: %s", message.control_id, code, type(exc).__name__)
             return _Answer(build_ack(header, code, [issue]), code)
         except Exception as exc:  # the write side or Kafka failed; the sender should retry
             code = _message_code(message, Outcome.REJECTED)
@@ -263,6 +263,6 @@ def _ack_header(message: Message) -> AckHeader:
 
 
 def crash_before_ack() -> None:
-    """Test hook: end the process at once, as a crash between storing and answering would."""
+    """Test hook: end the process at once, as a crash between storing and sending the ACK would."""
     logger.warning("exiting before the ACK, as the test hook asks")
     os._exit(70)

@@ -24,7 +24,7 @@ READ_BYTES = 64 * 1024
 
 
 class MllpListener:
-    """Serve MLLP on one address and answer every frame through a MessageHandler."""
+    """An MLLP server on one address that replies to every frame through a MessageHandler."""
 
     def __init__(self, handler: MessageHandler, host: str, port: int, *, max_message_bytes: int,
                  idle_timeout_seconds: float, workers: int = 8) -> None:

@@ -2,7 +2,7 @@
 
 python-hl7 splits the text by the delimiters that decoding.py checked. Field
 values here are unescaped; a field written as "" (two double quotes) is an
-explicit null, which tells the receiver to clear the stored value, while an
+explicit null, which means the receiver clears the stored value, while an
 empty field means "no change". Segment and field numbers are HL7's own:
 PID-3 is segment "PID", field 3, and MSH-10 is field 10 of MSH.
 """
@@ -165,7 +165,7 @@ class Message:
 
     @property
     def enhanced_mode(self) -> bool:
-        """True when MSH-15 or MSH-16 asks for enhanced-mode acknowledgement."""
+        """True when MSH-15 or MSH-16 is set, which selects enhanced-mode acknowledgment."""
         return bool(self.accept_ack_type or self.application_ack_type)
 
     def timestamp(self, segment: Segment | None, number: int) -> Timestamp | None:

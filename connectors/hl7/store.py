@@ -33,7 +33,7 @@ class MessageKey:
 
 @dataclass(frozen=True)
 class StoredAck:
-    """A stored ACK and the SHA-256 of the message it answered."""
+    """A stored ACK and the SHA-256 of the message it acknowledged."""
 
     payload_sha256: bytes
     ack: bytes
@@ -82,7 +82,7 @@ class AckStore:
             inserted = connection.execute(statement, (*_params(key), digest, ack, ack_code)).rowcount
         if inserted:
             return StoredAck(digest, ack, ack_code)
-        # Two connections delivered the same message at once; the first answer wins.
+        # Two connections delivered the same message at once, so the first stored ACK wins.
         stored = self.lookup(key)
         return stored if stored is not None else StoredAck(digest, ack, ack_code)
 

@@ -1,4 +1,4 @@
-"""What every mapper shares: ids, the patient key from PID-3, event time, warnings."""
+"""The mapping context every mapper shares: ids, the patient key from PID-3, event time, warnings."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class MappingContext:
         return value
 
     def now(self) -> dt.datetime:
-        """The current time in UTC."""
+        """Return the current time in UTC."""
         return dt.datetime.now(dt.timezone.utc)
 
     # -- patients, visits, locations ------------------------------------------
@@ -117,14 +117,14 @@ class MappingContext:
     def patient_key(self, segment: Segment, number: int = 3) -> tuple[str, list[Identifier]]:
         """Return the canonical patient id from a CX list (PID-3, MRG-1) and all identifiers.
 
-        The MR identifier of the configured assigning authority wins; without
-        that setting any MR does, then the other patient id types in
-        PATIENT_ID_TYPES, then the first identifier.
+        The MR identifier of the configured assigning authority wins. Without
+        that setting any MR identifier wins, then the other patient id types in
+        PATIENT_ID_TYPES in order, then the first identifier.
         """
         identifiers = self.identifiers(segment, number)
         if not identifiers:
             raise MessageInvalid(
-                ErrorCode.REQUIRED_FIELD_MISSING, f"{segment.name}-{number} holds no patient identifier", segment.location(number)
+                ErrorCode.REQUIRED_FIELD_MISSING, f"{segment.name}-{number} contains no patient identifier", segment.location(number)
             )
         if self.assigning_authority:
             for identifier in identifiers:

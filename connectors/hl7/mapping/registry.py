@@ -1,4 +1,4 @@
-"""Which messages HEALS accepts, and the mapper of each: one table, no if-chains."""
+"""The table of accepted message types and their mappers."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SUPPORTED_VERSIONS = frozenset({
 
 @dataclass
 class MappedMessage:
-    """What one message asks for: commands for the write side and device readings for Kafka."""
+    """The result of mapping one message: commands for the write side and device readings for Kafka."""
 
     commands: list[Command] = field(default_factory=list)
     device_report: DeviceReport | None = None

@@ -60,7 +60,7 @@ def _value(obx: Segment) -> dict:
     if not repetitions or all(rep in ("", '""') for rep in repetitions):
         return {}
     if kind in ("quantity", "structured") and len(repetitions) > 1:
-        raise MessageInvalid(ErrorCode.DATA_TYPE, f"OBX-5 repeats a {value_type} value; one observation holds one number", obx.location(5))
+        raise MessageInvalid(ErrorCode.DATA_TYPE, f"OBX-5 repeats a {value_type} value; one observation contains one number", obx.location(5))
     unit, unit_system = _unit(obx)
 
     if kind == "quantity":
@@ -97,6 +97,8 @@ def map_result(context: MappingContext) -> list[Command]:
         if group.pid is None:
             raise MessageInvalid(ErrorCode.SEGMENT_SEQUENCE, "required segment PID missing; a result is not attached to any patient")
         patient_id, _ = context.patient_key(group.pid)
+        # Results carry no demographics, but an invalid PID-7 is still flagged.
+        context.checked_timestamp(group.pid, 7)
         identifier, placer, filler = order_id(group)
         if identifier is None:
             raise MessageInvalid(ErrorCode.REQUIRED_FIELD_MISSING, "OBR-2 placer and OBR-3 filler order number are empty", group.obr.location(2))

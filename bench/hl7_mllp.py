@@ -1,0 +1,110 @@
+"""Benchmark the MLLP listener: messages/s on one connection, and ACK latency at a fixed rate.
+
+Every message is a synthetic ADT^A04 for a new patient, so each ACK waits for
+two events committed in PostgreSQL through the real write side, plus the raw
+archive record acknowledged by Kafka. The listener runs in this process on a
+free loopback port, with its own event store schema, ACK table and topics,
+all removed at the end.
+
+    .venv/bin/python bench/hl7_mllp.py --messages 2000 --rate 200 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import threading
+import time
+import uuid
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from heals.commands.service import CommandService
+from heals.connectors.hl7.app import build_listener
+from heals.connectors.hl7.client import MllpClient
+from heals.connectors.hl7.settings import ListenerSettings
+from heals.kafka import client_config
+from heals.settings import Settings
+
+
+def admission(run: str, number: int) -> bytes:
+    """A synthetic ADT^A04 for patient BENCH-<run>-<number>."""
+    return (
+        f"MSH|^~\\&|BENCH|WARD|HEALS|H|20240101120000+0000||ADT^A04|{run}-{number}|P|2.5\r"
+        f"EVN||20240101120000+0000\r"
+        f"PID|||BENCH-{run}-{number}^^^H^MR||Doe^Jane||19700101|F\r"
+        f"PV1||O|CLINIC^1^1||||||||||||||||V-{run}-{number}\r"
+    ).encode("ascii")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000, help="Messages sent back to back for the throughput figure.")
+    parser.add_argument("--rate", type=float, default=200.0, help="Messages per second for the latency figure.")
+    parser.add_argument("--seconds", type=float, default=20.0, help="Duration of the fixed-rate run, in seconds.")
+    args = parser.parse_args()
+
+    settings = Settings()
+    run = uuid.uuid4().hex[:8]
+    schema = f"bench_hl7_{run}"
+    topics = {"raw": f"bench.hl7.raw.{run}", "readings": f"bench.hl7.readings.{run}", "dlq": f"dlq.bench.hl7.{run}"}
+    admin = AdminClient(client_config(settings))
+    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics.values()]).values():
+        future.result(30)
+
+    service = CommandService(settings, schema=schema)
+    listener_settings = ListenerSettings(
+        raw_topic=topics["raw"], readings_topic=topics["readings"], dead_letter_name=f"bench.hl7.{run}",
+        ack_table=f"{schema}_acks",
+    )
+    parts = build_listener(settings, listener_settings, service, host="127.0.0.1", port=0)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(parts.listener.start())
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    try:
+        with MllpClient("127.0.0.1", parts.listener.port) as client:
+            # Warm up connection pools and the producer.
+            for number in range(50):
+                client.send(admission(f"{run}w", number))
+
+            started = time.perf_counter()
+            for number in range(args.messages):
+                client.send(admission(run, number))
+            elapsed = time.perf_counter() - started
+            print(f"throughput, one connection: {args.messages / elapsed:.0f} messages/s "
+                  f"({args.messages} messages in {elapsed:.2f} s)")
+
+            latencies = []
+            interval = 1.0 / args.rate
+            count = int(args.rate * args.seconds)
+            start = time.perf_counter()
+            for number in range(count):
+                due = start + number * interval
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                sent = time.perf_counter()
+                client.send(admission(f"{run}r", number))
+                latencies.append((time.perf_counter() - sent) * 1000)
+            achieved = count / (time.perf_counter() - start)
+            print(f"ACK latency at {args.rate:.0f} messages/s (achieved {achieved:.0f}/s, {count} messages): "
+                  f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms")
+    finally:
+        asyncio.run_coroutine_threadsafe(parts.listener.stop(), loop).result(60)
+        parts.store.drop()
+        parts.close()
+        service.store.drop()
+        for future in admin.delete_topics(list(topics.values()), operation_timeout=30).values():
+            future.result(30)
+
+
+if __name__ == "__main__":
+    main()
