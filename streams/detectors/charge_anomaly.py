@@ -63,7 +63,6 @@ class ChargeAnomalyDetector:
                 "charge_id": charge["charge_id"],
                 "code": features["code"],
                 "department": features["department"],
-                "hour_utc_offset_applied": str(envelope.get("occurred_at_offset_minutes") or 0),
             },
             "input_event_id": envelope["event_id"],
             "observed_at": envelope["occurred_at"],
