@@ -13,6 +13,7 @@ the thread-safe CommandService blocks no event loop.
 # No `from __future__ import annotations` here: FastAPI reads each endpoint's
 # body type from the annotation, which must be the model class itself.
 
+import logging
 import threading
 from typing import Any, Callable
 
@@ -25,6 +26,8 @@ from heals.commands.service import CommandService
 from heals.settings import get_settings
 
 __all__ = ["get_command_service", "router", "path_for"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/commands", tags=["commands"])
 
@@ -53,6 +56,7 @@ def _execute(service: CommandService, command: Command) -> JSONResponse:
     try:
         outcome = service.execute(command)
     except (RuleViolation, ConcurrencyConflict) as exc:
+        logger.info("command %s %s rejected with 409: %s", command.kind, command.command_id, exc)
         return JSONResponse(status_code=409, content=exc.to_dict())
     body: dict[str, Any] = {
         "command_id": outcome.command_id,
