@@ -15,6 +15,7 @@ __all__ = ["main", "cli"]
 # so that `heals --help` stays fast and one broken module does not break the rest.
 COMMANDS: dict[str, str] = {
     "api": "heals.api_command:api",
+    "demo": "heals.run.demo_command:demo",
     "hl7": "heals.connectors.hl7.cli:hl7",
     "infra": "heals.infra:infra",
     "projections": "heals.projections.commands:projections",

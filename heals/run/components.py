@@ -33,7 +33,7 @@ def _heals(*args: str) -> tuple[str, ...]:
 def components(settings: Settings) -> list[Component]:
     """Return the components in start order: relay, stream worker, API, MLLP listener."""
     return [
-        Component("relay", _heals("relay"), ready_pattern=r"(?i)relay (started|ready|publishing|running)"),
+        Component("relay", _heals("relay"), ready_pattern=r"(?i)relay .*started"),
         Component("worker", _heals("worker"), ready_pattern=r"(?i)(worker ready|partitions assigned|caught up|ready)"),
         Component("api", _heals("api"), ready_port=settings.http_port),
         Component("mllp", _heals("hl7", "listen"), ready_port=settings.mllp_port),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-__all__ = ["DemoMessage", "hospital_day", "DETERIORATING_PATIENT", "CRITICAL_POTASSIUM_PATIENT"]
+__all__ = ["DemoMessage", "hospital_day", "new_run_tag", "DETERIORATING_PATIENT", "CRITICAL_POTASSIUM_PATIENT"]
 
 CR = "\r"
 FACILITY = "GENHOSP"
@@ -22,24 +22,38 @@ AUTHORITY = "GENHOSP"
 
 WARDS = (("MED-A", "101"), ("SURG-B", "201"), ("ICU", "301"))
 
-# (MRN, family name, given name, birth date, sex): synthetic patients.
+# (MRN number, family name, given name, birth date, sex): synthetic patients.
+# The MRN is the run tag followed by the number, so every demo run admits
+# new patients instead of colliding with the ones an earlier run left in beds.
 PATIENTS = (
-    ("HD0001", "Abbott", "Mara", "19540312", "F"),
-    ("HD0002", "Brennan", "Tomas", "19671101", "M"),
-    ("HD0003", "Castell", "Ines", "19820219", "F"),
-    ("HD0004", "Dufour", "Pavel", "19450607", "M"),
-    ("HD0005", "Eklund", "Sofia", "19390923", "F"),
-    ("HD0006", "Farrow", "Jonas", "19901130", "M"),
-    ("HD0007", "Grieve", "Alba", "19760415", "F"),
-    ("HD0008", "Holm", "Rafael", "19580728", "M"),
-    ("HD0009", "Ivers", "Leona", "20010102", "F"),
-    ("HD0010", "Jansen", "Oskar", "19631009", "M"),
-    ("HD0011", "Kovac", "Nadia", "19850521", "F"),
-    ("HD0012", "Lindqvist", "Emil", "19490814", "M"),
+    ("0001", "Abbott", "Mara", "19540312", "F"),
+    ("0002", "Brennan", "Tomas", "19671101", "M"),
+    ("0003", "Castell", "Ines", "19820219", "F"),
+    ("0004", "Dufour", "Pavel", "19450607", "M"),
+    ("0005", "Eklund", "Sofia", "19390923", "F"),
+    ("0006", "Farrow", "Jonas", "19901130", "M"),
+    ("0007", "Grieve", "Alba", "19760415", "F"),
+    ("0008", "Holm", "Rafael", "19580728", "M"),
+    ("0009", "Ivers", "Leona", "20010102", "F"),
+    ("0010", "Jansen", "Oskar", "19631009", "M"),
+    ("0011", "Kovac", "Nadia", "19850521", "F"),
+    ("0012", "Lindqvist", "Emil", "19490814", "M"),
 )
 
-DETERIORATING_PATIENT = "HD0005"
-CRITICAL_POTASSIUM_PATIENT = "HD0003"
+DETERIORATING_PATIENT = "0005"
+CRITICAL_POTASSIUM_PATIENT = "0003"
+STABLE_PATIENTS = ("0001", "0008")
+
+
+def new_run_tag(now: dt.datetime | None = None) -> str:
+    """Return a four-letter tag that differs between demo runs a minute or more apart."""
+    minutes = int((now or dt.datetime.now(dt.timezone.utc)).timestamp() // 60)
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    tag = ""
+    for _ in range(4):
+        minutes, index = divmod(minutes, len(letters))
+        tag = letters[index] + tag
+    return tag
 
 # Vital signs as a bedside monitor sends them: IEEE 11073 MDC code, name, UCUM unit.
 RESPIRATION = ("151562", "MDC_RESP_RATE", "/min")
@@ -79,8 +93,9 @@ class DemoMessage:
 
 
 class _Clock:
-    def __init__(self, day: dt.date) -> None:
+    def __init__(self, day: dt.date, run_tag: str) -> None:
         self.day = day
+        self.run_tag = run_tag
         self.counter = 0
 
     def at(self, hour: int, minute: int) -> str:
@@ -88,7 +103,7 @@ class _Clock:
 
     def control_id(self, prefix: str) -> str:
         self.counter += 1
-        return f"{prefix}{self.day:%Y%m%d}{self.counter:05d}"
+        return f"{prefix}{self.run_tag}{self.day:%Y%m%d}{self.counter:05d}"
 
 
 def _segment(name: str, fields: dict[int, str]) -> str:
@@ -100,14 +115,15 @@ def _segment(name: str, fields: dict[int, str]) -> str:
 
 
 def _msh(app: str, message_type: str, control_id: str, when: str) -> str:
-    return f"MSH|^~\\&|{app}|{FACILITY}|HEALS|{FACILITY}|{when}||{message_type}|{control_id}|P|2.5.1|||AL|NE||UNICODE UTF-8"
+    # MSH-15 and MSH-16 empty: original acknowledgement mode, so AA means the events are durable.
+    return f"MSH|^~\\&|{app}|{FACILITY}|HEALS|{FACILITY}|{when}||{message_type}|{control_id}|P|2.5.1||||||UNICODE UTF-8"
 
 
 def _pid(patient: tuple[str, str, str, str, str]) -> str:
     mrn, family, given, birth, sex = patient
     return _segment("PID", {
         1: "1", 3: f"{mrn}^^^{AUTHORITY}^MR", 5: f"{family}^{given}", 7: birth, 8: sex,
-        11: "1 Synthetic Way^^Springfield^^00000", 18: f"ACC{mrn[2:]}",
+        11: "1 Synthetic Way^^Springfield^^00000", 18: f"ACC{mrn}",
     })
 
 
@@ -205,9 +221,10 @@ def _charge(clock: _Clock, patient, visit: str, code: tuple[str, str], amount: s
     return DemoMessage(f"DFT^P03 {patient[0]} {code[0]}", CR.join(segments) + CR, "AA")
 
 
-def _malformed(clock: _Clock, when: str) -> list[DemoMessage]:
+def _malformed(clock: _Clock, when: str, run_tag: str) -> list[DemoMessage]:
+    unknown = f"{run_tag}9999"
     unknown_visit = _adt(
-        clock, "A02", ("HD9999", "Nobody", "Known", "19700101", "U"), _pv1("I", "MED-A", "101", 9, "V-HD9999"), when
+        clock, "A02", (unknown, "Nobody", "Known", "19700101", "U"), _pv1("I", "MED-A", "101", 9, f"V-{unknown}"), when
     )
     return [
         DemoMessage("broken MSH-2", f"MSH|^\ufffd\\&|ADTSYS|{FACILITY}|HEALS|{FACILITY}|{when}||ADT^A01|{clock.control_id('BAD')}|P|2.5.1{CR}PID|1||X^^^{AUTHORITY}^MR{CR}", "AR"),
@@ -216,14 +233,18 @@ def _malformed(clock: _Clock, when: str) -> list[DemoMessage]:
     ]
 
 
-def hospital_day(day: dt.date) -> list[DemoMessage]:
-    """Return the day's messages in the order a hospital's systems send them."""
-    clock = _Clock(day)
+def hospital_day(day: dt.date, run_tag: str = "HD") -> list[DemoMessage]:
+    """Return the day's messages in the order a hospital's systems send them.
+
+    Patients' MRNs are ``run_tag`` followed by their number, for example HD0005.
+    """
+    clock = _Clock(day, run_tag)
     messages: list[DemoMessage] = []
-    visits = {p[0]: f"V-{p[0]}" for p in PATIENTS}
+    run_patients = tuple((f"{run_tag}{p[0]}", *p[1:]) for p in PATIENTS)
+    visits = {p[0]: f"V-{p[0]}" for p in run_patients}
 
     # Morning: admissions, four per ward.
-    for index, patient in enumerate(PATIENTS):
+    for index, patient in enumerate(run_patients):
         ward, room = WARDS[index % len(WARDS)]
         when = clock.at(7, 5 * index)
         pv1 = _pv1("I", ward, room, index // len(WARDS) + 1, visits[patient[0]])
@@ -232,16 +253,17 @@ def hospital_day(day: dt.date) -> list[DemoMessage]:
     # Orders and results: basic metabolic panel for everyone, troponin for two.
     potassium = ("2823-3", "Potassium", "4.1", "mmol/L", "3.5-5.1", "N")
     sodium = ("2951-2", "Sodium", "139", "mmol/L", "135-145", "N")
-    for index, patient in enumerate(PATIENTS):
-        placer = f"ORD{index + 1:04d}"
+    for index, patient in enumerate(run_patients):
+        placer = f"ORD{run_tag}{index + 1:04d}"
         test = ("24323-8", "Comprehensive metabolic panel")
         messages.append(_order(clock, patient, visits[patient[0]], placer, test, clock.at(8, index)))
-        k = ("2823-3", "Potassium", "6.9", "mmol/L", "3.5-5.1", "HH") if patient[0] == CRITICAL_POTASSIUM_PATIENT else potassium
+        k = ("2823-3", "Potassium", "6.9", "mmol/L", "3.5-5.1", "HH") if patient[0] == f"{run_tag}{CRITICAL_POTASSIUM_PATIENT}" else potassium
         messages.append(_result(clock, patient, visits[patient[0]], placer, test, (k, sodium), clock.at(9, index)))
 
     # Vital signs every 15 minutes from 10:00: one patient deteriorates, two stay stable.
-    monitored = {DETERIORATING_PATIENT: DETERIORATION, "HD0001": (STABLE,) * len(DETERIORATION), "HD0008": (STABLE,) * len(DETERIORATION)}
-    patients = {p[0]: p for p in PATIENTS}
+    monitored = {f"{run_tag}{DETERIORATING_PATIENT}": DETERIORATION}
+    monitored.update({f"{run_tag}{number}": (STABLE,) * len(DETERIORATION) for number in STABLE_PATIENTS})
+    patients = {p[0]: p for p in run_patients}
     for round_index in range(len(DETERIORATION)):
         when = clock.at(10 + round_index // 4, (round_index % 4) * 15)
         for mrn, series in monitored.items():
@@ -249,14 +271,14 @@ def hospital_day(day: dt.date) -> list[DemoMessage]:
             messages.append(_vitals(clock, patients[mrn], monitor, series[round_index], when))
 
     # Afternoon: charges for the lab panels, two transfers, three discharges.
-    for index, patient in enumerate(PATIENTS[:6]):
+    for index, patient in enumerate(run_patients[:6]):
         messages.append(_charge(clock, patient, visits[patient[0]], ("80053", "Comprehensive metabolic panel"), "42.50", clock.at(12, index)))
-    messages.append(_adt(clock, "A02", patients["HD0002"], _pv1("I", "ICU", "301", 4, visits["HD0002"], "SURG-B^201^1"), clock.at(13, 0)))
-    messages.append(_adt(clock, "A02", patients["HD0007"], _pv1("I", "SURG-B", "202", 1, visits["HD0007"], "MED-A^101^3"), clock.at(13, 20)))
-    for mrn in ("HD0006", "HD0009", "HD0011"):
-        index = int(mrn[2:]) - 1
+    messages.append(_adt(clock, "A02", patients[f"{run_tag}0002"], _pv1("I", "ICU", "301", 4, visits[f"{run_tag}0002"], "SURG-B^201^1"), clock.at(13, 0)))
+    messages.append(_adt(clock, "A02", patients[f"{run_tag}0007"], _pv1("I", "SURG-B", "202", 1, visits[f"{run_tag}0007"], "MED-A^101^3"), clock.at(13, 20)))
+    for mrn in (f"{run_tag}0006", f"{run_tag}0009", f"{run_tag}0011"):
+        index = int(mrn[-4:]) - 1
         ward, room = WARDS[index % len(WARDS)]
         messages.append(_adt(clock, "A03", patients[mrn], _pv1("I", ward, room, index // len(WARDS) + 1, visits[mrn]), clock.at(15, index)))
 
-    messages.extend(_malformed(clock, clock.at(17, 0)))
+    messages.extend(_malformed(clock, clock.at(17, 0), run_tag))
     return messages

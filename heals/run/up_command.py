@@ -25,9 +25,9 @@ def prepare_services(no_infra: bool) -> None:
         raise click.ClickException("creating the Kafka topics failed; see the messages above")
 
 
-def start_components(ready_timeout: float) -> Supervisor:
-    """Start every component and return the supervisor once all are ready."""
-    supervisor = Supervisor(components(get_settings()))
+def start_components(ready_timeout: float, out=None) -> Supervisor:
+    """Start every component and return the supervisor once all are ready; output goes to ``out``."""
+    supervisor = Supervisor(components(get_settings()), out=out)
     if not supervisor.start_all(ready_timeout=ready_timeout):
         supervisor.stop()
         raise click.ClickException("a component failed to start; see its lines above")

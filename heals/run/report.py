@@ -1,0 +1,199 @@
+"""What `heals demo` prints after sending: ACKs, events per topic, census, timeline, alerts, dead letters."""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+
+from heals.codec import Codec
+from heals.run.formatting import alert_line, census_line, timeline_lines
+from heals.kafka import client_config, make_consumer
+from heals.settings import Settings
+from heals.topics import topic_catalogue
+
+__all__ = ["AckSummary", "topic_offsets", "print_report", "read_dead_letters"]
+
+
+@dataclass
+class AckSummary:
+    """ACK codes received for the messages sent, with the text of each reject."""
+
+    codes: collections.Counter
+    rejects: list[tuple[str, str, str]]
+
+
+def topic_offsets(settings: Settings) -> dict[str, int]:
+    """Return the sum of high-water marks per topic: the number of records ever written."""
+    consumer = Consumer({**client_config(settings), "group.id": f"heals-demo-{uuid.uuid4().hex}"})
+    try:
+        metadata = consumer.list_topics(timeout=15)
+        totals = {}
+        for topic in topic_catalogue(settings):
+            if topic.name not in metadata.topics:
+                continue
+            partitions = metadata.topics[topic.name].partitions
+            totals[topic.name] = sum(
+                consumer.get_watermark_offsets(TopicPartition(topic.name, p), timeout=10)[1] for p in partitions
+            )
+        return totals
+    finally:
+        consumer.close()
+
+
+def read_dead_letters(settings: Settings, codec: Codec, topic: str, since: dict[int, int]) -> list[dict[str, Any]]:
+    """Return the dead letters written to a topic after the given per-partition offsets."""
+    consumer = make_consumer(settings, f"heals-demo-{uuid.uuid4().hex}", **{"enable.partition.eof": True})
+    try:
+        partitions = consumer.list_topics(topic, timeout=15).topics[topic].partitions
+        assignments = [TopicPartition(topic, p, since.get(p, 0)) for p in partitions]
+        consumer.assign(assignments)
+        remaining = {p for p in partitions if consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] > since.get(p, 0)}
+        letters = []
+        while remaining:
+            message = consumer.poll(5)
+            if message is None:
+                break
+            if message.error():
+                remaining.discard(message.partition())
+                continue
+            letters.append(codec.decode(message.value(), topic=topic, partition=message.partition(), offset=message.offset()).value)
+        return letters
+    finally:
+        consumer.close()
+
+
+def partition_ends(settings: Settings, topic: str) -> dict[int, int]:
+    """Return the high-water mark of each partition of a topic."""
+    consumer = Consumer({**client_config(settings), "group.id": f"heals-demo-{uuid.uuid4().hex}"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=15)
+        if topic not in metadata.topics:
+            return {}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in metadata.topics[topic].partitions
+        }
+    finally:
+        consumer.close()
+
+
+def _get(client: httpx.Client, path: str, **params: Any) -> Any:
+    try:
+        response = client.get(path, params=params)
+    except httpx.HTTPError as exc:
+        return {"error": f"GET {path} failed: {exc}"}
+    if response.status_code != 200:
+        return {"error": f"GET {path} returned HTTP {response.status_code}"}
+    return response.json()
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("items", "patients", "beds", "entries", "alerts", "census"):
+            if isinstance(body.get(key), list):
+                return body[key]
+    return []
+
+
+def _echo_rows(body: Any, render: Callable[[dict[str, Any]], str], keep: Callable[[dict[str, Any]], bool]) -> None:
+    if isinstance(body, dict) and "error" in body:
+        click.echo(f"  {body['error']}")
+        return
+    rows = _items(body)
+    shown = [row for row in rows if keep(row)]
+    if not shown:
+        click.echo("  none")
+    for row in shown:
+        click.echo(f"  {render(row)}")
+    if len(shown) < len(rows):
+        click.echo(f"  ({len(rows) - len(shown)} more from earlier runs)")
+
+
+def _section(title: str) -> None:
+    click.echo()
+    click.secho(title, bold=True)
+
+
+def consumer_group_lag(settings: Settings, group_id: str, topics: list[str]) -> int:
+    """Return how many records of the topics the consumer group has not committed yet."""
+    consumer = Consumer({**client_config(settings), "group.id": group_id, "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(timeout=15)
+        partitions = [TopicPartition(t, p) for t in topics if t in metadata.topics for p in metadata.topics[t].partitions]
+        committed = consumer.committed(partitions, timeout=15)
+        lag = 0
+        for position in committed:
+            end = consumer.get_watermark_offsets(TopicPartition(position.topic, position.partition), timeout=10)[1]
+            lag += end - max(position.offset, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def print_report(
+    settings: Settings,
+    acks: AckSummary,
+    events_before: dict[str, int],
+    dead_letters: list[dict[str, Any]],
+    run_tag: str | None,
+    patient_number: str,
+) -> None:
+    """Print every section of the demo's closing report.
+
+    With a run tag (the built-in hospital day), the census and alerts show this
+    run's patients, whose MRNs start with the tag, and count the others.
+    """
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    patient_id = f"{run_tag}{patient_number}" if run_tag else None
+    ours = (lambda row: str(row.get("patient_id", "")).startswith(run_tag)) if run_tag else (lambda row: True)
+
+    _section("ACKs by code")
+    for code, count in sorted(acks.codes.items()):
+        click.echo(f"  {code}: {count}")
+    for name, code, text in acks.rejects:
+        click.echo(f"  {code} {name}: {text}")
+
+    _section("Events written per topic during the demo")
+    after = topic_offsets(settings)
+    for topic, total in sorted(after.items()):
+        delta = total - events_before.get(topic, 0)
+        if delta:
+            click.echo(f"  {topic:28} {delta}")
+
+    with httpx.Client(base_url=base, timeout=10) as client:
+        _section("Census")
+        census = _get(client, "/census", limit=500)
+        _echo_rows(census, census_line, ours)
+
+        if patient_id:
+            _section(f"Timeline of patient {patient_id}")
+            timeline = _get(client, f"/patients/{patient_id}/timeline", limit=500)
+            if "error" in timeline:
+                click.echo(f"  {timeline['error']}")
+            for line in timeline_lines(_items(timeline)):
+                click.echo(f"  {line}")
+
+        _section("Open alerts")
+        _echo_rows(_get(client, "/alerts", status="open", limit=500), alert_line, ours)
+
+    _section("Dead letters")
+    if not dead_letters:
+        click.echo("  none")
+    for letter in dead_letters:
+        click.echo(f"  {letter['component']}: {letter['error_type']}: {letter['error']}")
+
+    _section("Explore next")
+    click.echo(f"  API docs      {base}/docs")
+    click.echo(f"  census        {base}/census")
+    click.echo(f"  open alerts   {base}/alerts?status=open")
+    if patient_id:
+        click.echo(f"  timeline      {base}/patients/{patient_id}/timeline")
+    click.echo(f"  send HL7      heals hl7 send FILE --host {settings.mllp_host} --port {settings.mllp_port}")
