@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from heals.codec import Codec
-from heals.commands.errors import ConcurrencyConflict
+from heals.commands.errors import ConcurrencyConflict, RuleViolation
 from heals.commands.handlers import UnitOfWork, handle
 from heals.commands.models import Command
 from heals.commands.outcome import CommandOutcome
@@ -70,17 +70,40 @@ class CommandService:
         """
         if not commands:
             return []
-        recorded = self.store.find_commands([c.command_id for c in commands])
+        command_ids = [c.command_id for c in commands]
+
+        # Most commands are new, so execute first and read the command log only when that fails:
+        # the command log's primary key stops a repeated command from storing anything twice.
+        recorded: dict[str, CommandRecord] = {}
+        try:
+            outcomes = self._execute_new(_first_of_each_id(list(commands)))
+        except (RuleViolation, _LostRace) as failure:
+            recorded = self.store.find_commands(command_ids)
+            if not recorded:
+                raise failure.conflict if isinstance(failure, _LostRace) else failure from None
+            outcomes = self._execute_unrecorded(commands, recorded)
+        return self._in_command_order(commands, outcomes, recorded)
+
+    def _execute_unrecorded(
+        self, commands: Sequence[Command], recorded: dict[str, CommandRecord]
+    ) -> dict[str, CommandOutcome]:
+        # Some commands of the message were executed before: execute only the others.
         new_commands = _first_of_each_id([c for c in commands if c.command_id not in recorded])
-        outcomes: dict[str, CommandOutcome] = {}
-        if new_commands:
-            try:
-                outcomes = self._execute_new(new_commands)
-            except _LostRace as race:
-                # A concurrent call stored the same command ids first, so return its outcome.
-                recorded = self.store.find_commands([c.command_id for c in commands])
-                if not all(c.command_id in recorded for c in new_commands):
-                    raise race.conflict from None
+        if not new_commands:
+            return {}
+        try:
+            return self._execute_new(new_commands)
+        except _LostRace as race:
+            # A concurrent call stored the same command ids first, so return its outcome.
+            recorded.update(self.store.find_commands([c.command_id for c in new_commands]))
+            if not all(c.command_id in recorded for c in new_commands):
+                raise race.conflict from None
+            return {}
+
+    @staticmethod
+    def _in_command_order(
+        commands: Sequence[Command], outcomes: dict[str, CommandOutcome], recorded: dict[str, CommandRecord]
+    ) -> list[CommandOutcome]:
         results = []
         answered: set[str] = set()
         for command in commands:

@@ -151,3 +151,26 @@ def test_charges_are_keyed_by_account(service):
     service.execute(charge("ACC-9", "P1", "C1"))
     row = service.store.read_log(0, 10)[0]
     assert (row.topic, row.key) == ("billing.charges.v1", "ACC-9")
+
+
+def test_message_mixing_seen_and_new_commands(service):
+    admission = admit("P1", "E1")
+    first = service.execute(admission)
+    transfer = command(models.TransferPatient, patient_id="P1", to_location=models.Location(ward="W2"))
+
+    outcomes = service.execute_all([admission, transfer])
+
+    assert outcomes[0] == first.__class__(first.command_id, first.event_ids, first.position, duplicate=True)
+    assert outcomes[1].duplicate is False
+    assert len(outcomes[1].event_ids) == 1
+    assert service.store.count_events() == 3
+
+
+def test_repeated_command_in_one_message_runs_once(service):
+    registration = command(models.RegisterPatient, patient_id="P1")
+
+    outcomes = service.execute_all([registration, registration])
+
+    assert [o.duplicate for o in outcomes] == [False, True]
+    assert outcomes[0].event_ids == outcomes[1].event_ids
+    assert service.store.count_events() == 1
