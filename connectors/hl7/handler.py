@@ -11,7 +11,7 @@ The steps for one message, in order:
 5. Store the ACK of an accepted message, archive message and ACK, send the ACK.
 
 Batches and files are split first; each message goes through these steps and
-the answer is a batch of ACKs.
+the reply is a batch of ACKs.
 """
 
 from __future__ import annotations
