@@ -51,9 +51,9 @@ class Account(HealsAggregate):
     def __init__(self, account_id: str, encounter_id: str | None, **_: Any) -> None:
         self.domain_id = account_id
         self.encounter_id = encounter_id
-        # charge id -> True once reversed; reversal ids are kept apart.
+        # charge id -> True once reversed; reversal charge id -> reversed charge id.
         self.charges: dict[str, bool] = {}
-        self.reversal_ids: set[str] = set()
+        self.reversal_ids: dict[str, str] = {}
 
     @property
     def account_id(self) -> str:
@@ -114,7 +114,7 @@ class Account(HealsAggregate):
 
         def apply(self, account: Account) -> None:
             account.charges[self.reversed_charge_id] = True
-            account.reversal_ids.add(self.charge_id)
+            account.reversal_ids[self.charge_id] = self.reversed_charge_id
 
     def reverse_charge(self, patient_id: str, charge_id: str, reversed_charge_id: str, reason: str | None) -> None:
         """Reverse a posted charge of this account, once."""

@@ -1,14 +1,15 @@
 """The event store: aggregates in PostgreSQL through eventsourcing, plus the event log and command log.
 
-Three tables live in one PostgreSQL schema (both names are parameters):
+Four tables live in one PostgreSQL schema (both names are parameters):
 
 | table | contents |
 | --- | --- |
 | ``<name>_events`` | the eventsourcing library's stored events, one row per (aggregate UUID, version); its primary key is the optimistic concurrency check |
 | ``<name>_event_log`` | every event as sealed Avro bytes, with its topic, key and the command's W3C traceparent, numbered by ``position`` in commit order; the relay publishes it |
 | ``<name>_command_log`` | one row per command id with the event ids and position token it produced; a command seen before returns this outcome |
+| ``<name>_snapshots`` | the library's snapshots of aggregates, one every SNAPSHOT_INTERVAL events |
 
-One command batch writes all three in one transaction. The transaction
+One command batch writes the first three in one transaction. The transaction
 takes the library's EXCLUSIVE lock on ``<name>_events`` before drawing
 event log positions, so positions are handed out in commit order and a
 reader that follows ``position`` never passes a gap that a slower
@@ -30,7 +31,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from heals.commands.account import Account
 from heals.commands.aggregate import HealsAggregate
+from heals.commands.order import Order
+from heals.commands.patient import Patient
 from heals.commands.settings import WriteSettings
 from heals.settings import Settings
 
@@ -39,6 +43,9 @@ __all__ = ["CommandRecord", "EventStore", "LoggedEvent", "SealedEvent", "StoreCo
 logger = logging.getLogger(__name__)
 
 AggregateT = TypeVar("AggregateT", bound=HealsAggregate)
+
+# Events between snapshots of one aggregate; loading replays at most this many events after the snapshot.
+SNAPSHOT_INTERVAL = 100
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,14 @@ class HealsRecorder(PostgresApplicationRecorder):
 
 
 class _StoreApplication(Application):
-    """The eventsourcing application behind the store; the store names its subclasses after the table prefix."""
+    """The eventsourcing application behind the store; the store names its subclasses after the table prefix.
+
+    A patient's history grows for as long as the hospital treats them, so
+    aggregates are snapshotted every SNAPSHOT_INTERVAL events (in the
+    ``<name>_snapshots`` table) and loaded from the latest snapshot.
+    """
+
+    snapshotting_intervals = {Patient: SNAPSHOT_INTERVAL, Order: SNAPSHOT_INTERVAL, Account: SNAPSHOT_INTERVAL}
 
 
 def _create_tables_sql(schema: str, name: str) -> list[Any]:

@@ -174,3 +174,23 @@ def test_repeated_command_in_one_message_runs_once(service):
     assert [o.duplicate for o in outcomes] == [False, True]
     assert outcomes[0].event_ids == outcomes[1].event_ids
     assert service.store.count_events() == 1
+
+
+def test_patient_loads_from_snapshot(service, settings):
+    from heals.commands.patient import Patient
+    from heals.commands.store import SNAPSHOT_INTERVAL
+
+    service.execute(admit("P1", "E1"))
+    wards = [f"W{n}" for n in range(SNAPSHOT_INTERVAL)]
+    service.execute_all([
+        command(models.TransferPatient, patient_id="P1", to_location=models.Location(ward=ward)) for ward in wards
+    ])
+    snapshots = list(service.store.application.snapshots.get(Patient.uuid_for("P1")))
+    assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL]
+
+    outcome = service.execute(command(models.DischargePatient, patient_id="P1"))
+
+    assert decode_position(outcome.position).aggregate_version == SNAPSHOT_INTERVAL + 3
+    patient = service.store.get(Patient, "P1")
+    assert patient.encounters == {"E1": "discharged"}
+    assert patient.version == SNAPSHOT_INTERVAL + 3
