@@ -31,10 +31,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from heals.commands.account import Account
 from heals.commands.aggregate import HealsAggregate
-from heals.commands.order import Order
-from heals.commands.patient import Patient
+from heals.commands.group_commit import GroupCommitter
 from heals.commands.settings import WriteSettings
 from heals.settings import Settings
 
@@ -145,7 +143,7 @@ class _StoreApplication(Application):
     ``<name>_snapshots`` table) and loaded from the latest snapshot.
     """
 
-    snapshotting_intervals = {Patient: SNAPSHOT_INTERVAL, Order: SNAPSHOT_INTERVAL, Account: SNAPSHOT_INTERVAL}
+    is_snapshotting_enabled = True
 
 
 def _create_tables_sql(schema: str, name: str) -> list[Any]:
@@ -177,11 +175,19 @@ def _create_tables_sql(schema: str, name: str) -> list[Any]:
     ]
 
 
+def _merge_batches(batches: list[WriteBatch]) -> WriteBatch:
+    return WriteBatch(
+        events=[event for batch in batches for event in batch.events],
+        commands=[command for batch in batches for command in batch.commands],
+    )
+
+
 class EventStore:
     """Load and save aggregates, and read the event log and command log.
 
-    Thread-safe: every call takes its own connection from a pool of
-    ``pool_size`` connections.
+    Thread-safe: reads take their own connection from a pool of
+    ``pool_size`` connections, and saves queue for one committer thread,
+    which writes the saves waiting together in one transaction.
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class EventStore:
             finally:
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{self.schema}.{self.name}",))
         self.recorder: HealsRecorder = self.application.recorder  # type: ignore[assignment]
+        self._committer = GroupCommitter(self._write, _merge_batches)
         logger.info("event store ready in schema %s with tables %s_*", self.schema, self.name)
 
     def _open_application(self, settings: Settings, pool_size: int) -> Application:
@@ -242,11 +249,21 @@ class EventStore:
     def save(self, aggregates: Sequence[HealsAggregate], batch: WriteBatch) -> None:
         """Store the aggregates' pending events, the event log rows and the command rows in one transaction.
 
+        Concurrent saves may share that transaction (see heals.commands.group_commit).
         Raises StoreConflict when a concurrent transaction took an aggregate
-        version or a command id first.
+        version or a command id first; then nothing of this save is stored.
         """
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        self._committer.save(events, batch)
+
+        # Snapshots are written after the commit; a crash before one only means a longer replay.
+        for event in events:
+            if event.originator_version % SNAPSHOT_INTERVAL == 0:
+                self.application.take_snapshot(event.originator_id, version=event.originator_version)
+
+    def _write(self, events: Sequence[Any], batch: WriteBatch) -> None:
         try:
-            self.application.save(*aggregates, write_batch=batch)
+            self.application.save(*events, write_batch=batch)
         except IntegrityError as exc:
             cause = exc.__cause__
             constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
@@ -313,7 +330,8 @@ class EventStore:
     # -- lifecycle ----------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Commit queued saves, then close the connection pool."""
+        self._committer.close()
         self.recorder.datastore.close()
 
     def drop(self) -> None:
