@@ -9,11 +9,10 @@ so resolving an id takes one look-up however long the chain of merges was.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
 from decimal import Decimal
 from typing import Any, Iterable
 
+import orjson
 from psycopg import Cursor, sql
 
 from heals.projections.model import POSITION_COLUMNS, Projection, SourceEvent, Table
@@ -21,10 +20,12 @@ from heals.projections.model import POSITION_COLUMNS, Projection, SourceEvent, T
 __all__ = [
     "JOURNAL_COLUMNS",
     "create_projection_tables",
+    "create_journal_indexes",
     "create_positions_table",
     "drop_projection_tables",
     "journal_row",
     "json_dumps",
+    "peek_event_type",
     "table_names",
     "POSITIONS_TABLE",
 ]
@@ -32,7 +33,7 @@ __all__ = [
 POSITIONS_TABLE = "projection_positions"
 
 JOURNAL_COLUMNS = (
-    ("event_id", "uuid PRIMARY KEY"),
+    ("event_id", "uuid NOT NULL"),
     ("patient_id", "text NOT NULL"),
     ("original_patient_id", "text NOT NULL"),
     ("key_part", "text"),
@@ -50,20 +51,16 @@ JOURNAL_COLUMNS = (
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
     raise TypeError(f"cannot store a value of type {type(value).__name__} in the journal")
 
 
 def json_dumps(value: Any) -> str:
     """Return JSON text of an event or read-model value; datetimes as ISO 8601, decimals as text."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return orjson.dumps(value, default=_json_default).decode()
 
 
 def journal_row(event: SourceEvent, patient_id: str, merged_at: dt.datetime | None, key_part: str | None) -> tuple:
@@ -87,6 +84,18 @@ def journal_row(event: SourceEvent, patient_id: str, merged_at: dt.datetime | No
     )
 
 
+def peek_event_type(catalogue_fingerprints: dict[bytes, Any], data: bytes | None) -> str | None:
+    """Return the event type of a single-object encoded record from its fingerprint, None when unknown.
+
+    Reading the 8-byte schema fingerprint costs nothing next to decoding the body, so a
+    projection can pass over event types it does not read. Confluent-framed records return None.
+    """
+    if data is None or data[:2] != b"\xc3\x01":
+        return None
+    schema = catalogue_fingerprints.get(bytes(data[2:10]))
+    return schema.event_type if schema is not None else None
+
+
 def table_names(projection: Projection) -> list[str]:
     """Return every table a projection owns: journal, merges, then its read-model tables."""
     return [f"{projection.name}_journal", f"{projection.name}_merges", *(t.name for t in projection.tables)]
@@ -108,14 +117,16 @@ def _create_index(cur: Cursor, schema: str, table: str, columns: tuple[str, ...]
         sql.SQL(", ").join(map(sql.Identifier, columns))))
 
 
-def create_projection_tables(cur: Cursor, schema: str, projection: Projection) -> None:
-    """Create the schema and every table of a projection unless they exist."""
-    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+def create_projection_tables(cur: Cursor, schema: str, projection: Projection, journal_indexes: bool = True) -> None:
+    """Create the schema and every table of a projection unless they exist.
 
-    journal = f"{projection.name}_journal"
-    _create_table(cur, schema, journal, JOURNAL_COLUMNS)
-    for columns in (("patient_id", "occurred_at"), ("key_part", "occurred_at"), ("aggregate_id", "aggregate_version")):
-        _create_index(cur, schema, journal, columns)
+    A rebuild passes journal_indexes=False and calls create_journal_indexes() after its bulk load,
+    because building an index once is faster than maintaining it row by row.
+    """
+    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    _create_table(cur, schema, f"{projection.name}_journal", JOURNAL_COLUMNS)
+    if journal_indexes:
+        create_journal_indexes(cur, schema, projection)
 
     _create_table(cur, schema, f"{projection.name}_merges", (
         ("merged_id", "text PRIMARY KEY"),
@@ -126,6 +137,15 @@ def create_projection_tables(cur: Cursor, schema: str, projection: Projection) -
 
     for table in projection.tables:
         _create_read_model_table(cur, schema, table)
+
+
+def create_journal_indexes(cur: Cursor, schema: str, projection: Projection) -> None:
+    """Create the journal's unique event id index and its look-up indexes unless they exist."""
+    journal = f"{projection.name}_journal"
+    cur.execute(sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {}.{} (event_id)").format(
+        sql.Identifier(f"{journal}_event_id_key"), sql.Identifier(schema), sql.Identifier(journal)))
+    for columns in (("patient_id", "occurred_at"), ("key_part", "occurred_at"), ("aggregate_id", "aggregate_version")):
+        _create_index(cur, schema, journal, columns)
 
 
 def _create_read_model_table(cur: Cursor, schema: str, table: Table) -> None:

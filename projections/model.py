@@ -87,6 +87,10 @@ class Projection:
         """Return the read-model rows of one key from its journal rows, oldest first."""
         return ()
 
+    def reads(self, event_type: str) -> bool:
+        """Return True when the projection needs events of this type decoded: its own, and merges."""
+        return event_type in self.event_types or event_type == "PatientsMerged"
+
     def journal_window(self) -> int | None:
         """Return how many newest journal rows per key part a fold needs; None means all."""
         return None

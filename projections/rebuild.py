@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -23,7 +24,7 @@ from psycopg import sql
 from heals.codec import Codec
 from heals.errors import DecodeError
 from heals.kafka import make_consumer
-from heals.projections.journal import POSITIONS_TABLE, create_positions_table, drop_projection_tables, table_names
+from heals.projections.journal import POSITIONS_TABLE, peek_event_type, create_positions_table, drop_projection_tables, table_names
 from heals.projections.model import Projection, SourceEvent
 from heals.projections.projector import Projector
 from heals.projections.settings import ProjectionSettings
@@ -56,16 +57,24 @@ def staging_schema(schema: str, projection: str) -> str:
 
 
 def _read_range(consumer, codec: Codec, projector: Projector, start: dict[tuple[str, int], int],
-                end: dict[tuple[str, int], int], batch_size: int) -> tuple[int, int, set[str]]:
-    """Apply records from start (inclusive) to end (exclusive) per partition; return (records, undecodable, keys)."""
+                end: dict[tuple[str, int], int], batch_size: int, bulk: bool = False) -> tuple[int, int, set[str]]:
+    """Apply records from start (inclusive) to end (exclusive) per partition; return (records, undecodable, keys).
+
+    With bulk, records go straight into the (empty) journal and no keys are returned: the caller folds every key.
+    """
     pending = {tp: (start.get(tp, 0), stop) for tp, stop in end.items() if stop > start.get(tp, 0)}
     if not pending:
         return 0, 0, set()
     consumer.assign([TopicPartition(t, p, first if first > 0 else OFFSET_BEGINNING) for (t, p), (first, _) in pending.items()])
     records = undecodable = 0
     touched: set[str] = set()
+    seen: set[str] = set()
+    # In bulk mode one batch is written while the next is decoded: PostgreSQL and Python overlap.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rebuild-{projector.projection.name}")
+    writing: Future | None = None
     while pending:
-        messages = consumer.consume(num_messages=batch_size, timeout=1.0)
+        # A short timeout: consume() waits for a full batch until then, even past the last record.
+        messages = consumer.consume(num_messages=batch_size, timeout=0.1)
         events = []
         for message in messages:
             if message.error():
@@ -74,6 +83,11 @@ def _read_range(consumer, codec: Codec, projector: Projector, start: dict[tuple[
             if tp not in pending or message.offset() >= pending[tp][1]:
                 continue
             records += 1
+            peeked = peek_event_type(codec.catalogue.by_fingerprint, message.value())
+            if peeked is not None and not projector.projection.reads(peeked):
+                # Not decoded, but passed on so the positions still record the offset.
+                events.append(SourceEvent(tp[0], tp[1], message.offset(), peeked, {}))
+                continue
             try:
                 decoded = codec.decode(message.value(), topic=tp[0], partition=tp[1], offset=message.offset())
             except DecodeError:
@@ -82,13 +96,21 @@ def _read_range(consumer, codec: Codec, projector: Projector, start: dict[tuple[
                 continue
             if "envelope" in decoded.value:
                 events.append(SourceEvent(tp[0], tp[1], message.offset(), decoded.event_type, decoded.value))
-        touched |= projector.apply(events, refresh=False)
+        if bulk:
+            if writing is not None:
+                writing.result()
+            writing = writer.submit(projector.load, events, seen)
+        else:
+            touched |= projector.apply(events, refresh=False)
 
         # Compare positions, not record offsets: a transaction marker can hold the last offset before the end.
         positions = consumer.position([TopicPartition(t, p) for t, p in pending])
         for position in positions:
             if position.offset >= pending[(position.topic, position.partition)][1]:
                 del pending[(position.topic, position.partition)]
+    if writing is not None:
+        writing.result()
+    writer.shutdown()
     consumer.unassign()
     return records, undecodable, touched
 
@@ -116,11 +138,12 @@ def rebuild_projection(settings: Settings, projection_settings: ProjectionSettin
         # A fresh staging schema; an earlier rebuild that died leaves one behind.
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
         projector = Projector(projection, conn, staging)
-        projector.ensure_tables()
+        projector.ensure_tables(journal_indexes=False)
 
         ends = _watermarks(consumer, topics)
         logger.info("rebuild %s: reading %d partitions from offset 0 into schema %s", projection.name, len(ends), staging)
-        records, undecodable, _ = _read_range(consumer, codec, projector, {}, ends, batch_size)
+        records, undecodable, _ = _read_range(consumer, codec, projector, {}, ends, batch_size, bulk=True)
+        projector.ensure_journal_indexes()
         keys = projector.all_keys()
         projector.refresh_keys(keys)
         logger.info("rebuild %s: %d records read, %d keys folded; switching", projection.name, records, len(keys))

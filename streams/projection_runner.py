@@ -19,6 +19,7 @@ from heals.codec import Codec
 from heals.dead_letters import DeadLetterWriter
 from heals.errors import DecodeError
 from heals.projections.cache import ReadCache, census_key, vitals_key
+from heals.projections.journal import peek_event_type
 from heals.projections.model import Projection, SourceEvent
 from heals.projections.projector import Projector
 
@@ -82,6 +83,13 @@ class ProjectionRunner:
         """Decode, park what cannot be decoded, apply the rest; return the fold keys touched."""
         events = []
         for record in records:
+            # The projection that parks a topic's bad records decodes them all; the others pass
+            # over event types they do not read, keeping only the offset for their positions.
+            if not self.parks_dead_letters(record.topic):
+                peeked = peek_event_type(self.codec.catalogue.by_fingerprint, record.value)
+                if peeked is not None and not self.projection.reads(peeked):
+                    events.append(SourceEvent(record.topic, record.partition, record.offset, peeked, {}))
+                    continue
             try:
                 decoded = self.codec.decode(record.value, topic=record.topic, partition=record.partition,
                                             offset=record.offset)

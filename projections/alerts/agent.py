@@ -24,6 +24,8 @@ __all__ = ["project_alerts"]
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_PAUSE_SECONDS = 30.0
+BATCH_SIZE = 100
+BATCH_SECONDS = 0.01
 
 _settings = get_settings()
 _detector_settings = get_detector_settings()
@@ -52,13 +54,17 @@ async def project_alerts(stream: Any) -> None:
     feed = AlertFeed(_settings.redis, _detector_settings.alerts_channel)
     logger.info("alerts projection started on %s, schema %s", _detector_settings.alerts_topic,
                 _detector_settings.alerts_db_schema)
-    async for event in stream.events():
-        pause = 0.5
-        while True:
-            try:
-                await asyncio.to_thread(_apply, store, feed, event.message, event.value)
-                break
-            except Exception:  # PostgreSQL or Redis failed: retry the same record
-                logger.exception("alerts projection failed on offset %s; retrying in %.1f s", event.message.offset, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_RETRY_PAUSE_SECONDS)
+    # take_events() acks a batch when the loop body finishes, so no record is
+    # left unacked while the topic is idle.
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+        for event in events:
+            pause = 0.5
+            while True:
+                try:
+                    await asyncio.to_thread(_apply, store, feed, event.message, event.value)
+                    break
+                except Exception:  # PostgreSQL or Redis failed: retry the same record
+                    logger.exception("alerts projection failed on offset %s; retrying in %.1f s",
+                                     event.message.offset, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, MAX_RETRY_PAUSE_SECONDS)
