@@ -1,8 +1,9 @@
 """Benchmark the MLLP listener: messages/s on one connection, and ACK latency at a fixed rate.
 
-Every message is a synthetic ADT^A04 for a new patient, so each ACK waits for
-two events committed in PostgreSQL through the real write side, plus the raw
-archive record acknowledged by Kafka. The listener runs in this process on a
+With --kind adt every message is a synthetic ADT^A04 for a new patient, so
+each ACK waits for two events committed in PostgreSQL through the real write
+side, plus the raw archive record acknowledged by Kafka. With --kind device
+every message is a PCD-01 report whose three readings go straight to Kafka. The listener runs in this process on a
 free loopback port, with its own event store schema, ACK table and topics,
 all removed at the end.
 
@@ -12,6 +13,7 @@ all removed at the end.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import asyncio
 import statistics
 import threading
@@ -38,6 +40,23 @@ def admission(run: str, number: int) -> bytes:
     ).encode("ascii")
 
 
+def device_report(run: str, number: int) -> bytes:
+    """A synthetic IHE PCD-01 ORU^R01 with three blood pressure readings, produced straight to Kafka."""
+    observed = (dt.datetime(2024, 1, 1) + dt.timedelta(seconds=number)).strftime("%Y%m%d%H%M%S")
+    return (
+        f"MSH|^~\\&|GW^0011223344556677^EUI-64|WARD|HEALS|H|20240101120000+0000||ORU^R01^ORU_R01|{run}-{number}|P|2.6\r"
+        f"PID|||BENCH-{run}^^^H^MR\r"
+        f"OBR|1|{run}-{number}^GW||182777000^monitoring of patient^SCT|||20240101120000+0000\r"
+        f"OBX|1||150020^MDC_PRESS_BLD_NONINV^MDC|1.0.1|||||||X|||{observed}+0000||||0123456789ABCDEF^EUI-64\r"
+        f"OBX|2|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.0.1.1|120|266016^MDC_DIM_MMHG^MDC|||||R\r"
+        f"OBX|3|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.0.1.2|80|266016^MDC_DIM_MMHG^MDC|||||R\r"
+        f"OBX|4|NM|150023^MDC_PRESS_BLD_NONINV_MEAN^MDC|1.0.1.3|100|266016^MDC_DIM_MMHG^MDC|||||R\r"
+    ).encode("ascii")
+
+
+MESSAGES = {"adt": admission, "device": device_report}
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -48,7 +67,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000, help="Messages sent back to back for the throughput figure.")
     parser.add_argument("--rate", type=float, default=200.0, help="Messages per second for the latency figure.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Duration of the fixed-rate run, in seconds.")
+    parser.add_argument("--kind", choices=sorted(MESSAGES), default="adt",
+                        help="adt: ADT^A04 through the write side; device: PCD-01 readings straight to Kafka.")
     args = parser.parse_args()
+    build = MESSAGES[args.kind]
 
     settings = Settings()
     run = uuid.uuid4().hex[:8]
@@ -72,11 +94,11 @@ def main() -> None:
         with MllpClient("127.0.0.1", parts.listener.port) as client:
             # Warm up connection pools and the producer.
             for number in range(50):
-                client.send(admission(f"{run}w", number))
+                client.send(build(f"{run}w", number))
 
             started = time.perf_counter()
             for number in range(args.messages):
-                client.send(admission(run, number))
+                client.send(build(run, number))
             elapsed = time.perf_counter() - started
             print(f"throughput, one connection: {args.messages / elapsed:.0f} messages/s "
                   f"({args.messages} messages in {elapsed:.2f} s)")
@@ -91,7 +113,7 @@ def main() -> None:
                 if delay > 0:
                     time.sleep(delay)
                 sent = time.perf_counter()
-                client.send(admission(f"{run}r", number))
+                client.send(build(f"{run}r", number))
                 latencies.append((time.perf_counter() - sent) * 1000)
             achieved = count / (time.perf_counter() - start)
             print(f"ACK latency at {args.rate:.0f} messages/s (achieved {achieved:.0f}/s, {count} messages): "

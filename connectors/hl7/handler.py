@@ -8,7 +8,8 @@ The steps for one message, in order:
 3. Map to commands and device readings; a broken rule gets AE (CE).
 4. Execute the commands (the write side returns after PostgreSQL committed)
    and write readings to Kafka (returns after the broker acknowledged).
-5. Store the ACK of an accepted message, archive message and ACK, send the ACK.
+5. Store the ACK of an accepted message and send the ACK; then archive the
+   message and its ACK before the connection's next frame is read.
 
 Batches and files are split first; each message goes through these steps and
 the reply is a batch of ACKs.
@@ -62,6 +63,7 @@ def rule_error_code(error: DomainError) -> str:
 class _Answer:
     ack: bytes
     code: str
+    archive: Callable[[], None] = lambda: None
 
 
 class MessageHandler:
@@ -92,10 +94,22 @@ class MessageHandler:
         self.before_ack = before_ack
 
     def handle_frame(self, raw: bytes, peer: str) -> bytes:
-        """Process one frame's content and return the ACK to send back."""
+        """Process one frame's content, archive it and return the ACK to send back."""
+        ack, archive = self.handle_frame_deferred(raw, peer)
+        archive()
+        return ack
+
+    def handle_frame_deferred(self, raw: bytes, peer: str) -> tuple[bytes, Callable[[], None]]:
+        """Process one frame's content; return the ACK and the archive step to run after sending it.
+
+        The events are durable when this returns. Archiving after the ACK
+        leaves keeps one Kafka round trip out of the ACK latency; the caller
+        runs the step before it reads the connection's next frame.
+        """
         if is_envelope(raw):
-            return self._handle_envelope(raw, peer)
-        return self._handle_message(raw, peer).ack
+            return self._handle_envelope(raw, peer), lambda: None
+        answer = self._handle_message(raw, peer)
+        return answer.ack, answer.archive
 
     def reject_frame(self, raw_head: bytes, error: Exception, peer: str, code: str = ErrorCode.APPLICATION_INTERNAL_ERROR) -> bytes:
         """Build an AR for a frame that could not be handled at all (too large, internal failure)."""
@@ -114,7 +128,9 @@ class MessageHandler:
             code = _peek_code(peek, Outcome.REJECTED)
             answer = _Answer(build_ack(AckHeader.from_peek(peek), code, [exc.issue]), code)
             self._park(raw, exc, peek.sending_facility, peek.control_id)
-            self._archive(raw, answer, peer, peek.sending_application, peek.sending_facility, peek.control_id, peek.message_type)
+            answer.archive = lambda: self._archive(
+                raw, answer, peer, peek.sending_application, peek.sending_facility, peek.control_id, peek.message_type
+            )
             logger.info("rejected unreadable message control id %s from %s: %s", peek.control_id, peer, exc.code)
             return answer
 
@@ -129,8 +145,10 @@ class MessageHandler:
 
         if self.before_ack is not None:
             self.before_ack()
-        self._archive(raw, answer, peer, message.sending_application, message.sending_facility,
-                      message.control_id, message.message_type)
+        answer.archive = lambda: self._archive(
+            raw, answer, peer, message.sending_application, message.sending_facility,
+            message.control_id, message.message_type,
+        )
         logger.debug("message %s acknowledged %s in %.1f ms", message.control_id, answer.code,
                      (time.perf_counter() - started) * 1000)
         return answer
@@ -210,7 +228,11 @@ class MessageHandler:
             self._archive(raw, _Answer(ack, "AR"), peer, peek.sending_application, peek.sending_facility,
                           peek.control_id, "BATCH")
             return ack
-        acks = [self._handle_message(message, peer).ack for message in envelope.messages]
+        acks = []
+        for message in envelope.messages:
+            answer = self._handle_message(message, peer)
+            answer.archive()
+            acks.append(answer.ack)
         separator = peek.field_separator
         header = envelope.header.decode("utf-8", "replace").split(separator)
         batch_id = header[10] if len(header) > 10 else ""

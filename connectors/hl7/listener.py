@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from heals.connectors.hl7.errors import ErrorCode
 from heals.connectors.hl7.handler import MessageHandler
@@ -81,9 +82,10 @@ class MllpListener:
                     await writer.drain()
                     continue
                 for message in messages:
-                    ack = await loop.run_in_executor(self.pool, self._answer, message, peer)
+                    ack, archive = await loop.run_in_executor(self.pool, self._answer, message, peer)
                     writer.write(frame(ack))
                     await writer.drain()
+                    await loop.run_in_executor(self.pool, archive)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             logger.info("connection from %s ended: %s", peer, type(exc).__name__)
         finally:
@@ -93,9 +95,9 @@ class MllpListener:
             except ConnectionError:
                 pass
 
-    def _answer(self, message: bytes, peer: str) -> bytes:
+    def _answer(self, message: bytes, peer: str) -> tuple[bytes, Callable[[], None]]:
         try:
-            return self.handler.handle_frame(message, peer)
+            return self.handler.handle_frame_deferred(message, peer)
         except Exception as exc:  # every frame gets a reply, and the connection keeps serving
             logger.exception("frame from %s could not be handled", peer)
-            return self.handler.reject_frame(message[:4096], exc, peer)
+            return self.handler.reject_frame(message[:4096], exc, peer), lambda: None

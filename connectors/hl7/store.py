@@ -46,7 +46,10 @@ class AckStore:
     def __init__(self, url: str, table: str, max_connections: int = 8) -> None:
         self.table = sql.Identifier(table)
         try:
-            self.pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=True, timeout=30)
+            # Autocommit: each statement is its own transaction, which saves a COMMIT round trip.
+            self.pool = ConnectionPool(
+                url, min_size=1, max_size=max_connections, open=True, timeout=30, kwargs={"autocommit": True}
+            )
             self._create()
         except (psycopg.Error, Exception) as exc:
             raise InfraError(f"cannot open the HL7 ACK store table {table!r} in PostgreSQL: {exc}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,15 @@ class RunningListener:
             return relay.drain()
         finally:
             relay.close()
+
+    def archived(self, message: bytes, attempts: int = 20) -> list[dict]:
+        """Archive records of one message; the listener archives just after the ACK, so this reads again until found."""
+        for _ in range(attempts):
+            found = [value for value in self.decoded(self.topics.raw) if value["message"] == message]
+            if found:
+                return found
+            time.sleep(0.5)
+        return []
 
     def decoded(self, topic: str) -> list[dict]:
         """Every record value of a topic, decoded."""

@@ -177,12 +177,11 @@ def test_case_file_gets_expected_outcome(hl7_listener, name):
     assert len(readings) == row.readings
 
     # A batch is archived message by message, each with its own ACK.
-    archive = hl7_listener.decoded(hl7_listener.topics.raw)
     originals = [case(name)]
     if row.acks:
         originals = split_envelope(case(name)).messages
     for original in originals:
-        archived = [v for v in archive if v["message"] == original]
+        archived = hl7_listener.archived(original)
         assert archived, "message not archived byte for byte"
         assert archived[-1]["ack"]
     if not row.acks:
