@@ -6,11 +6,13 @@ import logging
 import signal
 
 import click
+from confluent_kafka import KafkaException
 
 from heals.commands.relay import Relay
 from heals.commands.settings import load_write_settings
 from heals.commands.store import EventStore
 from heals.commands.verify import WRITE_SIDE_TOPICS, verify_topics
+from heals.errors import InfraError
 from heals.registry import make_codec
 from heals.settings import get_settings
 
@@ -49,6 +51,9 @@ def relay(batch_size: int | None, schema: str | None, name: str | None, topic_pr
         publisher.start()
         published = publisher.drain() if drain else publisher.run(lambda: stopping)
         logger.info("relay stopped after publishing %d events, at position %d", published, publisher.position)
+    except KafkaException as exc:
+        # A fenced or failed producer cannot go on; a restart resumes from the committed position.
+        raise InfraError(f"relay {publisher.transactional_id} stopped at position {publisher.position}: {exc}") from exc
     finally:
         publisher.close()
         store.close()

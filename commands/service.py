@@ -58,6 +58,10 @@ class CommandService:
         self.store = store or EventStore(settings, schema=schema, name=name)
         self.sealer = EventSealer(codec or make_codec(settings))
 
+    def close(self) -> None:
+        """Commit saves still queued and close the store's connections."""
+        self.store.close()
+
     def execute(self, command: Command) -> CommandOutcome:
         """Execute one command; raise RuleViolation or ConcurrencyConflict, storing nothing then."""
         return self.execute_all([command])[0]
