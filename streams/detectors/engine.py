@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from confluent_kafka import Producer
@@ -34,11 +35,22 @@ from heals.streams.detectors.settings import DetectorSettings
 from heals.streams.detectors.store import DetectorStore, Transaction
 from heals.streams.detectors.vital_codes import CodeTable, RejectedReading, to_observation
 
-__all__ = ["DetectorEngine"]
+__all__ = ["DetectorEngine", "RawRecord"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Transaction, dict[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A Kafka record as consumed, before decoding."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    partition: int | None = None
+    offset: int | None = None
 
 
 class DetectorEngine:
@@ -79,30 +91,45 @@ class DetectorEngine:
     def handle(self, topic: str, value: bytes | None, key: bytes | None = None,
                partition: int | None = None, offset: int | None = None) -> int:
         """Process one Kafka record; return the number of alert events sent."""
-        try:
-            record = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
-        except DecodeError as exc:
-            self.dead_letters.park(topic, exc, value or b"", key=key, source_topic=topic,
-                                   source_partition=partition, source_offset=offset)
-            return 0
-        handler = self.handlers.get(record.event_type)
-        if handler is None:
+        return self.handle_batch([RawRecord(topic, value, key, partition, offset)])
+
+    def handle_batch(self, records: list["RawRecord"]) -> int:
+        """Process records in order in one transaction; return the number of alert events sent.
+
+        One commit per batch instead of one per record is what lets the
+        detectors keep up with bedside monitors; a failure rolls back the
+        whole batch, which is then redelivered as a whole.
+        """
+        decoded = [event for event in (self._decode(record) for record in records) if event is not None]
+        if not decoded:
             return 0
 
         # State, redelivery guard and outbox change together, or not at all.
-        event = record.value
+        queued = 0
         with self.store.transaction() as tx:
-            if tx.claim(event["envelope"]["event_id"]):
-                self._queue(tx, handler(tx, event))
-            else:
-                logger.debug("event %s already processed", event["envelope"]["event_id"])
-        return self.send_outbox()
+            for handler, event in decoded:
+                if tx.claim(event["envelope"]["event_id"]):
+                    queued += self._queue(tx, handler(tx, event))
+                else:
+                    logger.debug("event %s already processed", event["envelope"]["event_id"])
+        return self.send_outbox() if queued else 0
+
+    def _decode(self, record: "RawRecord") -> tuple[Handler, dict[str, Any]] | None:
+        try:
+            decoded = self.codec.decode(record.value, topic=record.topic, partition=record.partition,
+                                        offset=record.offset)
+        except DecodeError as exc:
+            self.dead_letters.park(record.topic, exc, record.value or b"", key=record.key, source_topic=record.topic,
+                                   source_partition=record.partition, source_offset=record.offset)
+            return None
+        handler = self.handlers.get(decoded.event_type)
+        return None if handler is None else (handler, decoded.value)
 
     def escalate(self) -> int:
         """Escalate overdue critical-result alerts; return the number of alert events sent."""
         with self.store.transaction() as tx:
-            self._queue(tx, self.critical.escalate_due(tx, self.clock()))
-        return self.send_outbox()
+            queued = self._queue(tx, self.critical.escalate_due(tx, self.clock()))
+        return self.send_outbox() if queued else 0
 
     def send_outbox(self) -> int:
         """Send queued alert events and mark them sent once Kafka acknowledged them."""
@@ -131,9 +158,10 @@ class DetectorEngine:
             events.extend(self.anomalies.on_observation(tx, observation, patient_id, reading["envelope"]))
         return events
 
-    def _queue(self, tx: Transaction, events: list[dict[str, Any]]) -> None:
+    def _queue(self, tx: Transaction, events: list[dict[str, Any]]) -> int:
         topic = self.settings.alerts_topic
         for event in events:
             envelope = event["envelope"]
             key = envelope["patient_id"].encode() if envelope["patient_id"] else None
             tx.add_to_outbox(envelope["event_id"], topic, key, self.codec.encode(envelope["event_type"], event, topic))
+        return len(events)
