@@ -30,6 +30,8 @@ class UnitOfWork:
         self.store = store
         self.aggregates: dict[str, HealsAggregate] = {}
         self.loaded_versions: dict[str, int] = {}
+        # Aggregates a rule depends on without writing them; the save fails if they changed meanwhile.
+        self.read_only: set[str] = set()
         self._events_returned: dict[str, int] = {}
 
     def get(self, aggregate_class: type[HealsAggregate], domain_id: str) -> Any:
@@ -47,6 +49,17 @@ class UnitOfWork:
         """Track an aggregate created by this unit of work."""
         self.aggregates[aggregate.aggregate_key] = aggregate
         self.loaded_versions[aggregate.aggregate_key] = 0
+
+    def depend_on(self, aggregate: HealsAggregate) -> None:
+        """Make the save fail with a conflict if this aggregate changes before the commit."""
+        self.read_only.add(aggregate.aggregate_key)
+
+    def read_versions(self) -> dict[str, int]:
+        """Return the loaded versions of the aggregates depended on that this unit of work does not write."""
+        return {
+            key: self.loaded_versions[key] for key in self.read_only
+            if not self.aggregates[key].pending_events and self.loaded_versions.get(key, 0) > 0
+        }
 
     def take_new_events(self) -> list[tuple[HealsAggregate, Any]]:
         """Return the events triggered since the last call, with their aggregates."""
@@ -235,10 +248,10 @@ def post_charge(uow: UnitOfWork, command: models.PostCharge) -> None:
     patient = uow.resolve_patient(command.patient_id)
     patient_id = patient.patient_id if patient is not None else command.patient_id
 
-    # The account is closed while the encounter it bills for is discharged or cancelled.
-    # NOTE: the patient is read but not written, so a discharge committed between this read and
-    # the charge's commit does not conflict and the charge is accepted. Closing that gap needs a
-    # version check on the patient in the same transaction; the window is one command's duration.
+    # The account is closed while the encounter it bills for is discharged or cancelled. A discharge
+    # committed after this read must fail the charge's save, so the charge depends on the patient.
+    if patient is not None:
+        uow.depend_on(patient)
     encounter_id = (account.encounter_id if account is not None else None) or command.encounter_id
     status = patient.encounter_status(encounter_id) if patient is not None and encounter_id else None
     Account.require_open(command.account_id, encounter_id, status, command.charge_id)

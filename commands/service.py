@@ -152,6 +152,7 @@ class CommandService:
             outcomes[command.command_id] = CommandOutcome(command.command_id, tuple(event_ids), position)
 
         # Store events, event log rows and command rows in one transaction.
+        batch.read_versions = uow.read_versions()
         try:
             self.store.save(list(uow.aggregates.values()), batch)
         except StoreConflict as exc:

@@ -36,7 +36,7 @@ from heals.commands.group_commit import GroupCommitter
 from heals.commands.settings import WriteSettings
 from heals.settings import Settings
 
-__all__ = ["CommandRecord", "EventStore", "LoggedEvent", "SealedEvent", "StoreConflict", "WriteBatch"]
+__all__ = ["CommandRecord", "EventStore", "LoggedEvent", "SealedEvent", "StaleRead", "StoreConflict", "WriteBatch"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,16 @@ class WriteBatch:
 
     events: list[SealedEvent] = field(default_factory=list)
     commands: list[CommandRecord] = field(default_factory=list)
+    # Aggregate key -> version a rule read without writing the aggregate; a newer version fails the save.
+    read_versions: dict[str, int] = field(default_factory=dict)
+
+
+class StaleRead(Exception):
+    """An aggregate that a command only read has changed since; the transaction was rolled back."""
+
+    def __init__(self, aggregate_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(f"{aggregate_id} was read at version {expected_version} and is now at {actual_version}")
+        self.aggregate_id = aggregate_id
 
 
 class StoreConflict(Exception):
@@ -114,6 +124,18 @@ class HealsRecorder(PostgresApplicationRecorder):
         self._lock_table(curs)
         schema = Identifier(self.datastore.schema)
         prefix = self.events_table_name.removesuffix("_events")
+
+        # Under the lock no other writer can commit, so an unchanged version now stays unchanged.
+        if write_batch.read_versions:
+            curs.execute(
+                SQL("SELECT aggregate_id, max(aggregate_version) FROM {}.{} WHERE aggregate_id = ANY(%s)"
+                    " GROUP BY aggregate_id").format(schema, Identifier(f"{prefix}_event_log")),
+                (list(write_batch.read_versions),),
+            )
+            for row in curs.fetchall():
+                aggregate_id, actual = row["aggregate_id"], row["max"]
+                if actual != write_batch.read_versions[aggregate_id]:
+                    raise StaleRead(aggregate_id, write_batch.read_versions[aggregate_id], actual)
         if write_batch.events:
             curs.executemany(
                 SQL(
@@ -179,6 +201,7 @@ def _merge_batches(batches: list[WriteBatch]) -> WriteBatch:
     return WriteBatch(
         events=[event for batch in batches for event in batch.events],
         commands=[command for batch in batches for command in batch.commands],
+        read_versions={key: version for batch in batches for key, version in batch.read_versions.items()},
     )
 
 
@@ -264,6 +287,8 @@ class EventStore:
     def _write(self, events: Sequence[Any], batch: WriteBatch) -> None:
         try:
             self.application.save(*events, write_batch=batch)
+        except StaleRead as exc:
+            raise StoreConflict(None) from exc
         except IntegrityError as exc:
             cause = exc.__cause__
             constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from heals.commands import models
-from heals.commands.errors import ConcurrencyConflict
+from heals.commands.errors import ConcurrencyConflict, RuleViolation
 from heals.envelope import chain_hash
 from heals.registry import make_codec
 from tests.support.commands import command
@@ -93,3 +93,29 @@ def test_concurrent_new_aggregates_conflict(service):
     assert len(conflicts) == 1
     assert (conflicts[0].expected_version, conflicts[0].actual_version) == (0, 1)
     assert service.store.count_events() == 1
+
+
+def test_discharge_during_charge_conflicts(service):
+    from tests.support.commands import charge
+
+    service.execute(command(models.AdmitPatient, patient_id="P1", encounter_id="E1"))
+    service.execute(charge("ACC1", "P1", "C1", encounter_id="E1"))
+    save = service.store.save
+
+    def discharge_then_save(aggregates, batch):
+        # The charge has read the admitted patient; the discharge commits before the charge does.
+        service.store.save = save
+        service.execute(command(models.DischargePatient, patient_id="P1"))
+        save(aggregates, batch)
+
+    service.store.save = discharge_then_save
+    late_charge = charge("ACC1", "P1", "C2")
+
+    with pytest.raises(ConcurrencyConflict) as caught:
+        service.execute(late_charge)
+
+    assert (caught.value.aggregate_id, caught.value.expected_version, caught.value.actual_version) == ("patient:P1", 2, 3)
+    assert service.store.count_events() == 4
+    with pytest.raises(RuleViolation) as retried:
+        service.execute(late_charge)
+    assert retried.value.rule == "charge-requires-open-account"
