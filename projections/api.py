@@ -1,6 +1,6 @@
 """The projection API: census, charts, timelines, worklists, results, vitals and ledgers over HTTP.
 
-Every answer carries an ETag (SHA-256 of its body), and a request whose
+Every response carries an ETag (SHA-256 of its body), and a request whose
 If-None-Match lists it gets 304. ``min_position`` takes the position token
 the command API returned and waits until the read models behind the answer
 have applied that aggregate version, answering 504 with the version reached
@@ -39,7 +39,7 @@ MAX_PAGE = 1000
 
 
 class ReadModels:
-    """What the endpoints share: the PostgreSQL pool, the cache, the audit recorder and the settings."""
+    """Shared state of the endpoints: the PostgreSQL pool, the cache, the audit recorder and the settings."""
 
     def __init__(self, settings: ProjectionSettings, pool: ConnectionPool, cache: ReadCache | None,
                  recorder: AccessRecorder | None) -> None:
@@ -70,7 +70,7 @@ def get_read_models() -> ReadModels:
 
 router = APIRouter(tags=["projections"])
 Models = Depends(get_read_models)
-MinPosition = Query(None, description="Position token from the command API; the answer waits until it is applied.")
+MinPosition = Query(None, description="Position token from the command API; the response waits until it is applied.")
 Limit = Query(100, ge=1, le=MAX_PAGE, description="Items per page.")
 Offset = Query(0, ge=0, description="Items to skip.")
 
@@ -100,14 +100,14 @@ def _wait_for_position(models: ReadModels, token: str | None, projections: tuple
 def _answer(request: Request, body: bytes, etag: str | None = None) -> Response:
     etag = etag or f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    wanted = request.headers.get("if-none-match")
-    if wanted and (wanted.strip() == "*" or etag in [tag.strip() for tag in wanted.split(",")]):
+    expected = request.headers.get("if-none-match")
+    if expected and (expected.strip() == "*" or etag in [tag.strip() for tag in expected.split(",")]):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
 
 
 def _cached(models: ReadModels, request: Request, key: str, build: Callable[[], Any]) -> Response:
-    """Answer from the cache when it has the key, else build from PostgreSQL and cache the body with its ETag."""
+    """Return the cached body when Redis has the key, else build it from PostgreSQL and cache it with its ETag."""
     if models.cache is not None:
         hit = models.cache.get(key)
         if hit is not None:

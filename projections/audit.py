@@ -1,7 +1,7 @@
 """Record every read of patient data as an AccessRecorded event on the audit topic.
 
-The record is produced without waiting for the broker, so a read is never
-slowed down by it; a failed delivery is logged with the access id.
+The record is produced without waiting for the broker, so it does not slow
+down the read. A failed delivery is logged with the access id.
 """
 
 from __future__ import annotations

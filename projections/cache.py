@@ -1,6 +1,6 @@
 """Redis cache of the hottest reads (census, latest vitals), invalidated by the projection agents.
 
-Every Redis failure is treated as a cache miss: the API answers from
+Every Redis failure is treated as a cache miss: the API reads from
 PostgreSQL and the agents go on writing. A WARNING is logged at most once a
 minute while Redis stays unreachable.
 """
@@ -21,7 +21,7 @@ WARNING_INTERVAL_SECONDS = 60.0
 
 
 def census_key(schema: str) -> str:
-    """Return the cache key prefix of census answers."""
+    """Return the cache key prefix of census responses."""
     return f"heals:{schema}:census"
 
 
@@ -31,7 +31,7 @@ def vitals_key(schema: str, patient_id: str) -> str:
 
 
 class ReadCache:
-    """Get, set and invalidate cached JSON answers, with Redis errors counted as misses."""
+    """Get, set and invalidate cached JSON responses, with Redis errors counted as misses."""
 
     def __init__(self, url: str, ttl_seconds: int) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)

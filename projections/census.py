@@ -1,7 +1,7 @@
 """Census: every encounter of every patient, with its bed location and status.
 
-The census proper is the set of encounters in status ``admitted``; admissions
-and discharges of a day are the encounters whose admitted_at or
+The census proper is the set of encounters in status ``admitted``. The
+admissions and discharges of a day are the encounters whose admitted_at or
 discharged_at falls on it.
 """
 

@@ -1,6 +1,6 @@
 """The tables every projection shares in layout: its journal of events, its merges, and the positions table.
 
-The journal holds one row per accepted event id with the event as JSON, the
+The journal contains one row per accepted event id with the event as JSON, the
 patient id it now belongs to (after merges) and the one it arrived with. The
 merges table maps every merged patient id straight to its final survivor,
 so resolving an id takes one look-up however long the chain of merges was.

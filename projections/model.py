@@ -1,4 +1,4 @@
-"""What a projection is: the events it reads, the tables it fills and the fold that fills them.
+"""The projection model: the events a projection reads, the tables it fills and the fold that fills them.
 
 Every projection keeps a journal of the events it accepted, one row per
 event id, and computes its read-model rows by folding the journal rows of
@@ -42,7 +42,7 @@ class SourceEvent:
 
 @dataclass(frozen=True)
 class Table:
-    """One read-model table: its columns in insert order, and the column that holds the fold key."""
+    """One read-model table: its columns in insert order, and the column that contains the fold key."""
 
     name: str
     columns: tuple[tuple[str, str], ...]

@@ -1,9 +1,9 @@
 """Apply batches of events to one projection in PostgreSQL, one transaction per batch.
 
-A batch is applied in four steps inside one transaction: merges first (they
-move journal rows to the survivor), then the accepted events into the
-journal (a known event id is skipped), then every touched key is folded
-again, then the projection's offsets are recorded. The caller commits the
+A batch is applied in four steps inside one transaction. Merges come first
+because they move journal rows to the survivor. Then the accepted events go
+into the journal, skipping known event ids. Then every touched key is folded
+again, and last the projection's offsets are recorded. The caller commits the
 Kafka offsets only after apply() returned, so a crash means redelivery, and
 redelivery changes nothing.
 """
@@ -79,7 +79,7 @@ class Projector:
         return touched
 
     def load(self, events: Sequence[SourceEvent], seen: set[str]) -> None:
-        """Append a batch to an empty journal for a rebuild, without folding; seen holds the event ids so far.
+        """Append a batch to an empty journal for a rebuild, without folding; seen contains the event ids so far.
 
         Skipping known event ids in memory lets the rows go straight into the journal with COPY,
         which is what makes a rebuild faster than applying the same records live.
@@ -107,7 +107,7 @@ class Projector:
                 continue
             merged_at = event.value["envelope"]["recorded_at"]
 
-            # Keep the map closed: whoever pointed at the merged id now points at the survivor.
+            # Keep the map closed: every id that pointed at the merged id now points at the survivor.
             cur.execute(sql.SQL(
                 "INSERT INTO {} (merged_id, survivor_id, merged_at, event_id) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (merged_id) DO NOTHING").format(self._merges),

@@ -1,4 +1,4 @@
-"""Read queries of the projection API, one function per answer, each on one PostgreSQL connection."""
+"""Read queries of the projection API, one function per response, each on one PostgreSQL connection."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RebuildReport:
-    """What one rebuild read and wrote, and how long it took."""
+    """Counts and duration of one rebuild."""
 
     projection: str
     records: int
@@ -166,7 +166,8 @@ def _switch(conn: psycopg.Connection, consumer, codec: Codec, projector: Project
     with conn.transaction(), conn.cursor() as cur:
         with conn.transaction():
             create_positions_table(cur, live)
-        # Lock in the order the live agent takes its tables, so the two cannot deadlock.
+        # Lock in the order Projector.apply() touches the tables (merges, journal, read models), so the
+        # switch and a live batch wait for each other instead of deadlocking.
         for name in table_names(projection):
             cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (LIKE {})").format(
                 sql.Identifier(live, name), sql.Identifier(staging, name)))

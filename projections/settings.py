@@ -13,11 +13,11 @@ __all__ = ["ProjectionSettings", "get_projection_settings"]
 
 
 class ProjectionSettings(BaseSettings):
-    """Where the read models live and which topics feed them; each field has HEALS_PROJECTIONS_<NAME>."""
+    """Schema and topics of the read models, and API limits; each field has HEALS_PROJECTIONS_<NAME>."""
 
     model_config = SettingsConfigDict(env_prefix="HEALS_PROJECTIONS_", extra="forbid", frozen=True)
 
-    db_schema: str = Field("projections", description="PostgreSQL schema that holds the live read models.")
+    db_schema: str = Field("projections", description="PostgreSQL schema of the live read models.")
     adt_topic: str = Field("clinical.adt.v1", description="Topic of registrations, admissions, transfers and merges.")
     orders_topic: str = Field("clinical.orders.v1", description="Topic of order events.")
     results_topic: str = Field("clinical.results.v1", description="Topic of result events.")
@@ -30,10 +30,10 @@ class ProjectionSettings(BaseSettings):
         description="Schema-qualified table of the alerts projection, read for the chart's open alerts; empty leaves them out.",
     )
     batch_size: int = Field(500, ge=1, description="Events one agent writes to PostgreSQL in one transaction.")
-    batch_seconds: float = Field(0.2, gt=0, description="Longest wait, in seconds, for a batch to fill.")
-    cache_ttl_seconds: int = Field(300, ge=1, description="Lifetime of a cached census or vitals answer, in seconds.")
+    batch_seconds: float = Field(0.2, gt=0, description="Maximum wait, in seconds, for a batch to fill.")
+    cache_ttl_seconds: int = Field(300, ge=1, description="Lifetime of a cached census or vitals response, in seconds.")
     min_position_timeout_seconds: float = Field(
-        5.0, gt=0, description="Longest wait, in seconds, for min_position before the API answers 504."
+        5.0, gt=0, description="Maximum wait, in seconds, for min_position before the API returns 504."
     )
 
     @field_validator("db_schema")

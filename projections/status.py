@@ -33,7 +33,7 @@ def end_offsets(settings: Settings, partitions: list[tuple[str, int]]) -> dict[t
 
 @dataclass(frozen=True)
 class PartitionStatus:
-    """Where one projection stands on one topic partition."""
+    """Progress of one projection on one topic partition."""
 
     projection: str
     topic: str

@@ -1,8 +1,8 @@
 """Patient timeline: every event of the patient, kept whole in the journal.
 
 The timeline has no read-model table of its own: its journal is the
-timeline, ordered by occurred_at, and recorded_at answers what was known at
-a past moment.
+timeline, ordered by occurred_at, and recorded_at tells what was known at a
+past moment.
 """
 
 from __future__ import annotations

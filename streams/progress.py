@@ -1,9 +1,9 @@
 """Log when a projection agent has caught up with the end of its topic partitions.
 
 At each assignment the worker reads the end offsets of the assigned
-partitions; a projection has caught up once its positions table shows an
-applied offset at or past the end offset minus one for each partition that
-had records at that moment.
+partitions. A projection has caught up once, for each partition that had
+records then, its positions table shows the offset before the end offset,
+or the group committed the end offset.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def committed_offsets(settings: Settings, group_id: str, partitions: list[tuple[
 
 @dataclass
 class CatchUpTracker:
-    """Which projections still have to reach the end offsets seen at the last assignment."""
+    """End offsets each projection still has to reach since the last assignment."""
 
     database_url: str
     schema: str

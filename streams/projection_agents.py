@@ -2,9 +2,10 @@
 
 Each agent reads its projection's topics, hands a batch to a
 ProjectionRunner in a worker thread and acks the records only after the
-runner returned, that is after the commit. Faust's take_events() acks a
-batch when the loop body finishes, so the body never raises: the runner
-retries failed writes until they succeed.
+runner returned, that is after the commit. Faust's take_events() (faust-streaming
+0.15) acks a batch in a finally clause, even when the loop body raised, so
+the runner retries failed PostgreSQL writes until they succeed instead of
+raising.
 """
 
 from __future__ import annotations

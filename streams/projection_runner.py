@@ -83,8 +83,8 @@ class ProjectionRunner:
         """Decode, park what cannot be decoded, apply the rest; return the fold keys touched."""
         events = []
         for record in records:
-            # The projection that parks a topic's bad records decodes them all; the others pass
-            # over event types they do not read, keeping only the offset for their positions.
+            # The projection that parks a topic's bad records decodes every record. The others
+            # skip event types they do not read and keep only the offset for their positions.
             if not self.parks_dead_letters(record.topic):
                 peeked = peek_event_type(self.codec.catalogue.by_fingerprint, record.value)
                 if peeked is not None and not self.projection.reads(peeked):
@@ -102,12 +102,34 @@ class ProjectionRunner:
                 continue
             events.append(SourceEvent(record.topic, record.partition, record.offset, decoded.event_type, decoded.value))
 
-        touched = self._with_retries(lambda projector: projector.apply(events))
+        try:
+            touched = self._with_retries(lambda projector: projector.apply(events))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A decodable event the fold cannot read: find it by applying one event at a time.
+            logger.error("%s: batch of %d events failed to fold (%s: %s); applying them one by one",
+                         self.projection.name, len(events), type(exc).__name__, exc)
+            raw = {(r.topic, r.partition, r.offset): r for r in records}
+            touched = set()
+            for event in events:
+                touched |= self._apply_or_park(event, raw[(event.topic, event.partition, event.offset)])
         self._invalidate(touched)
         return touched
 
+    def _apply_or_park(self, event: SourceEvent, record: RawRecord) -> set[str]:
+        try:
+            return self._with_retries(lambda projector: projector.apply([event]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if self.dead_letters is None:
+                logger.error("%s: skipped %s at %s[%d]@%d that failed to fold: %s", self.projection.name,
+                             event.event_type, event.topic, event.partition, event.offset, exc)
+                return set()
+            # Every projection that fails on it parks it, each under its own component name.
+            self.dead_letters.park(record.topic, exc, record.value or b"", key=record.key, source_topic=record.topic,
+                                   source_partition=record.partition, source_offset=record.offset)
+            return set()
+
     def _park(self, record: RawRecord, exc: DecodeError) -> None:
-        # Every projection reading a topic sees the bad record; one of them parks it.
+        # Every projection that reads a topic receives the bad record, so only one of them parks it.
         if self.dead_letters is None or not self.parks_dead_letters(record.topic):
             logger.warning("%s: skipped undecodable record %s[%d]@%d", self.projection.name, record.topic,
                            record.partition, record.offset)

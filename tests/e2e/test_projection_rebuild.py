@@ -32,7 +32,8 @@ def test_rebuild_gives_rows_identical_to_live(stack):
     output = run_cli(stack, "projections", "rebuild")
     rebuilt = snapshot(stack)
 
-    assert "census:" in output and "timeline:" in output
+    assert "census:" in output
+    assert "timeline:" in output
     for table in TABLES:
         assert rebuilt[table] == live[table], f"{table} differs after the rebuild"
 

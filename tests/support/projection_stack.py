@@ -93,7 +93,7 @@ class ProjectionStack:
         self.process = None
 
     def produce(self, events: Iterable[tuple[str, dict]], *, encoded: bool = False) -> None:
-        """Produce (event_type, value) pairs to their topics, keyed as the catalogue says."""
+        """Produce (event_type, value) pairs to their topics, keyed as the topic catalogue specifies."""
         producer = make_producer(self.settings)
         for event_type, value in events:
             role = role_of(event_type)
