@@ -3,7 +3,7 @@
 At each assignment the worker reads the end offsets of the assigned
 partitions. A projection has caught up once, for each partition that had
 records then, its positions table shows the offset before the end offset,
-or the group committed the end offset.
+or no record follows the applied offset (transaction markers take offsets too).
 """
 
 from __future__ import annotations
@@ -13,27 +13,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import psycopg
-from confluent_kafka import TopicPartition
 from psycopg import sql
 
-from heals.kafka import make_consumer
-from heals.projections.status import end_offsets
 from heals.projections.journal import POSITIONS_TABLE
-from heals.settings import Settings
 
-__all__ = ["CatchUpTracker", "committed_offsets", "end_offsets"]
+__all__ = ["CatchUpTracker"]
 
 logger = logging.getLogger(__name__)
-
-
-def committed_offsets(settings: Settings, group_id: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """Return the offsets a consumer group committed, without joining the group."""
-    consumer = make_consumer(settings, group_id)
-    try:
-        committed = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
-        return {(tp.topic, tp.partition): tp.offset for tp in committed}
-    finally:
-        consumer.close()
 
 
 @dataclass
@@ -43,7 +29,7 @@ class CatchUpTracker:
     database_url: str
     schema: str
     targets: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
-    committed: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int]] | None = None
+    records_after: Callable[[dict[tuple[str, int], int], dict[tuple[str, int], int]], dict[tuple[str, int], int]] | None = None
 
     def assigned(self, projection: str, ends: dict[tuple[str, int], int]) -> None:
         """Set the end offsets a projection has to reach."""
@@ -58,10 +44,10 @@ class CatchUpTracker:
             for projection, ends in list(self.targets.items()):
                 applied = self._applied(conn, projection) if ends else {}
                 behind = {tp: end for tp, end in ends.items() if applied.get(tp, -1) < end - 1}
-                if behind and self.committed is not None:
-                    # A transaction marker can hold the last offset; the group's commit then shows the end.
-                    committed = self.committed(list(behind))
-                    behind = {tp: end for tp, end in behind.items() if committed.get(tp, -1) < end}
+                if behind and self.records_after is not None:
+                    # A transaction marker can take the last offset: count the records actually left.
+                    left = self.records_after({tp: applied.get(tp, -1) for tp in behind}, behind)
+                    behind = {tp: end for tp, end in behind.items() if left.get(tp, 0) > 0}
                 if behind:
                     continue
                 del self.targets[projection]

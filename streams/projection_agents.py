@@ -23,7 +23,8 @@ from heals.projections.settings import get_projection_settings
 from heals.registry import make_codec
 from heals.settings import get_settings
 from heals.streams.app import app
-from heals.streams.progress import CatchUpTracker, committed_offsets, end_offsets
+from heals.projections.status import end_offsets, records_after
+from heals.streams.progress import CatchUpTracker
 from heals.streams.projection_runner import ProjectionRunner, RawRecord
 
 __all__ = ["PROJECTION_AGENTS", "tracker"]
@@ -38,7 +39,7 @@ _codec = make_codec(_settings)
 
 tracker = CatchUpTracker(
     _settings.postgres_url, _projection_settings.db_schema,
-    committed=lambda partitions: committed_offsets(_settings, app.conf.id, partitions),
+    records_after=lambda applied, ends: records_after(_settings, applied, ends),
 )
 
 
