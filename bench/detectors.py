@@ -6,9 +6,9 @@ Two measurements:
   river models, PostgreSQL state, outbox and Kafka send per reading);
 - latency (unless --skip-worker): a `heals worker` subprocess running only
   the detector and alerts-projection agents. Readings are produced at a
-  fixed rate; each one flips a patient's pulse between 72 and 95, so every
-  reading after the first full observation set changes the NEWS2 score and
-  causes one EarlyWarningScoreChanged. Latency is the time from producing a
+  fixed rate, and each one flips a patient's pulse between 72 and 95. So
+  every reading after the first full observation set changes the NEWS2
+  score and causes one EarlyWarningScoreChanged. Latency is the time from producing a
   reading to consuming its alert from the alerts topic, on the same clock.
 
 Topics and PostgreSQL schemas are created for the run and dropped at the end.
@@ -102,7 +102,7 @@ def measure_latency(settings: Settings, topics: dict[str, str], count: int, rate
     consumer.assign([TopicPartition(topics["alerts"], 0, OFFSET_END)])
     producer = make_producer(settings, **{"linger.ms": 0})
     try:
-        # Warm up: one observation set per patient, answered by one score each, before timing.
+        # Warm up before timing: one observation set per patient, each causing one score event.
         patients = 20
         events = flipping_readings(patients, count + 7 * patients)
         sent_at: dict[str, float] = {}

@@ -116,6 +116,10 @@ def acknowledge(alert_id: str, command: AcknowledgeAlert) -> dict[str, Any]:
     if row["acknowledged_by"]:
         raise HTTPException(409, f"alert {alert_id!r} was already acknowledged at {row['acknowledged_at'].isoformat()}")
 
+    # NOTE: the version and prev_hash come from the projection row. If the
+    # detector escalates the alert at the same moment, both events claim the
+    # same aggregate version and the alert's hash chain forks. Routing the
+    # acknowledgement through the detector's transaction would prevent that.
     acknowledged_at = command.acknowledged_at or utc_now()
     if acknowledged_at.tzinfo is None:
         raise HTTPException(422, "acknowledged_at must carry a UTC offset, for example 2026-03-14T09:30:00+00:00")

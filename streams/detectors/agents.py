@@ -1,9 +1,9 @@
 """Faust agents of the detectors: one over every input topic, and a timer that escalates alerts.
 
 The agent hands each batch of records to a DetectorEngine in a worker
-thread, which handles them in order in one PostgreSQL transaction, and
-Faust acks the batch only after the engine returned, so an offset is
-committed only after the record's state and alerts were committed. When PostgreSQL or Kafka fails, the agent retries the same
+thread, which handles them in order in one PostgreSQL transaction. Faust
+acks the batch only after the engine returned, so an offset is committed
+only after the record's state and alerts were committed. When PostgreSQL or Kafka fails, the agent retries the same
 record with a growing pause instead of skipping it.
 """
 
@@ -26,7 +26,7 @@ __all__ = ["detect", "escalate"]
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_PAUSE_SECONDS = 30.0
-# take_events() acks a batch when the loop body finishes; stream.events()
+# take_events() acks a batch when the loop body finishes. stream.events()
 # would leave the last record unacked until the next one arrives, and Faust
 # waits for unacked records at shutdown.
 BATCH_SIZE = 100

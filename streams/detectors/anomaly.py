@@ -7,8 +7,8 @@ reading :math:`x` is
 .. math:: s = \frac{|x - \bar{x}|}{\max(\hat\sigma, \sigma_{min})}
 
 where :math:`\bar{x}` and :math:`\hat\sigma` are the running mean and
-standard deviation of the readings learned so far and :math:`\sigma_{min}`
-is a floor per parameter, so a very steady monitor trace does not turn a
+standard deviation of the readings learned so far. :math:`\sigma_{min}` is
+a floor per parameter, so a very steady monitor trace does not turn a
 1 bpm change into a large score. The model learns its first ``warmup``
 readings without scoring, then scores each reading and learns it only when
 its score stays below the threshold.
@@ -90,7 +90,13 @@ class StreamModel:
 
 
 class VitalAnomalyDetector:
-    """Score numeric vital signs against each patient's own learned baseline."""
+    """Score numeric vital signs against each patient's own learned baseline.
+
+    NOTE: a stream stays anomalous for as long as its readings stay far from
+    the baseline, because flagged readings are never learned. A genuine new
+    normal (after surgery, say) therefore needs the model row deleted to
+    learn afresh; no automatic re-baselining exists yet.
+    """
 
     def __init__(self, warmup: int, threshold: float, factory: AlertFactory) -> None:
         self.warmup = warmup

@@ -1,12 +1,14 @@
 """The charge-anomaly model: features of a charge, training an IsolationForest, versioned files.
 
-Features of a ChargePosted: log(1 + amount), that value minus the median
-of its charge code in training, the charge code and the department one-hot
-encoded (codes never seen in training encode as all zeros), and the hour of day on the unit circle (sin and cos), so 23:00 and
-00:00 are neighbours. An IsolationForest scores each charge; a charge is
-anomalous when its score falls below the ``quantile`` of the training
-scores, so the expected false-alarm rate on data like the training data is
-about that quantile.
+Features of a ChargePosted:
+
+- log(1 + amount), and that value minus the median of its charge code in training;
+- the charge code and the department, one-hot encoded (codes never seen in training encode as all zeros);
+- the hour of day on the unit circle (sin and cos), so 23:00 and 00:00 are neighbours.
+
+An IsolationForest scores each charge. A charge is anomalous when its score
+falls below the ``quantile`` of the training scores, so on data like the
+training data the expected false-alarm rate is about that quantile.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 The score is recomputed from each parameter's newest reading (by
 occurred_at) within the freshness window before the newest reading of the
 patient. A late reading, one that occurred before the newest reading
-already scored, triggers the same recomputation; when that changes the
-score, the new event says it came from a late input and names the event it
-supersedes.
+already scored, triggers the same recomputation. When that changes the
+score, the new event is marked as caused by a late input and names the
+event it supersedes.
 """
 
 from __future__ import annotations

@@ -96,9 +96,9 @@ class DetectorEngine:
     def handle_batch(self, records: list["RawRecord"]) -> int:
         """Process records in order in one transaction; return the number of alert events sent.
 
-        One commit per batch instead of one per record is what lets the
-        detectors keep up with bedside monitors; a failure rolls back the
-        whole batch, which is then redelivered as a whole.
+        One commit per batch instead of one per record lets the detectors
+        keep up with bedside monitors. A failure rolls back the whole batch,
+        which is then redelivered as a whole.
         """
         decoded = [event for event in (self._decode(record) for record in records) if event is not None]
         if not decoded:

@@ -1,7 +1,8 @@
 """Detector state in PostgreSQL: readings, scores, river models, open alerts and the outbox.
 
-Each input event is handled in one transaction that records the event id,
-updates the state and writes the alert events it caused to the outbox. The
+Each batch of input events is handled in one transaction that records the
+event ids, updates the state and writes the alert events they caused to the
+outbox. The
 outbox is sent to Kafka after the commit, so a crash at any point either
 redoes the whole event or resends alerts with the same event ids, which the
 alerts projection deduplicates.

@@ -1,4 +1,4 @@
-"""Which observation codes feed which NEWS2 parameter, and how a reading becomes an Observation.
+"""The table of observation codes for each NEWS2 parameter, and the conversion of a reading into an Observation.
 
 The default table covers LOINC and IEEE 11073 MDC (numeric code, partition
 times 2**16 plus term code) for the five numeric vital signs. ACVPU and air

@@ -1,4 +1,4 @@
-"""Read decoded events from a test topic until a condition holds or a timeout passes."""
+"""Read decoded events from a test topic until a condition is true or a timeout passes."""
 
 from __future__ import annotations
 

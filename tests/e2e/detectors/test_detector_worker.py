@@ -39,7 +39,7 @@ def _pulse_model_learned(stack, patient_id):
     return pickle.loads(bytes(rows[0][0])).learned if rows else 0
 
 
-def test_worker_restart_keeps_river_state_and_loses_no_alert(detector_stack):
+def test_restart_keeps_models_and_alerts(detector_stack):
     stack = detector_stack
     patient = "patient-restart"
     stable = inputs.deteriorating_series(patient, START, stable_sets=WARMUP + 5, worsening_sets=0)

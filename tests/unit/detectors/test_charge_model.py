@@ -50,7 +50,7 @@ def test_typical_charges_are_not_flagged():
 
 def test_false_alarm_rate_on_ordinary_charges_stays_low():
     # Ordinary charges at the edges of the training ranges (hour 8 or 18,
-    # price 10 % off) are sometimes flagged; the measured rate is about 1 %.
+    # price 10 % off) are sometimes flagged. The measured rate is about 1 %.
     model = _model()
     rng = random.Random(99)
     flagged = [model.is_anomalous(model.score(charge_features(_ordinary(rng)))) for _ in range(1000)]

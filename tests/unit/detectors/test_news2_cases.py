@@ -115,7 +115,7 @@ def test_values_between_bands_round_half_up(parameter, value, rounded):
     assert round_to_chart(parameter, value) == rounded
 
 
-def test_spo2_scale_2_at_93_scores_only_on_oxygen():
+def test_scale_2_spo2_93_needs_oxygen():
     reading = Observation(Parameter.SPO2, "e1", NOW, value=93)
     assert score_parameter(reading, spo2_scale=2, on_oxygen=False) == 0
     assert score_parameter(reading, spo2_scale=2, on_oxygen=True) == 1

@@ -50,7 +50,7 @@ def test_deterioration_run_raises_one_alert_within_five_readings():
     assert 40 <= alerts[0] < 45
 
 
-def test_run_stays_anomalous_because_baseline_does_not_learn_it():
+def test_anomalous_run_is_not_learned():
     tx = ModelOnlyTransaction()
     detector = VitalAnomalyDetector(WARMUP, THRESHOLD, factory())
     _feed(detector, tx, _stable_pulse(40) + [140] * 100)
