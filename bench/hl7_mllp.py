@@ -31,7 +31,7 @@ from heals.settings import Settings
 
 
 def admission(run: str, number: int) -> bytes:
-    """A synthetic ADT^A04 for patient BENCH-<run>-<number>."""
+    """Return a synthetic ADT^A04 for patient BENCH-<run>-<number>."""
     return (
         f"MSH|^~\\&|BENCH|WARD|HEALS|H|20240101120000+0000||ADT^A04|{run}-{number}|P|2.5\r"
         f"EVN||20240101120000+0000\r"
@@ -41,7 +41,7 @@ def admission(run: str, number: int) -> bytes:
 
 
 def device_report(run: str, number: int) -> bytes:
-    """A synthetic IHE PCD-01 ORU^R01 with three blood pressure readings, produced straight to Kafka."""
+    """Return a synthetic IHE PCD-01 ORU^R01 with three blood pressure readings for device 0123456789ABCDEF."""
     observed = (dt.datetime(2024, 1, 1) + dt.timedelta(seconds=number)).strftime("%Y%m%d%H%M%S")
     return (
         f"MSH|^~\\&|GW^0011223344556677^EUI-64|WARD|HEALS|H|20240101120000+0000||ORU^R01^ORU_R01|{run}-{number}|P|2.6\r"
@@ -62,11 +62,41 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def paced_latencies(port: int, build, run: str, rate: float, seconds: float, connections: int) -> tuple[list[float], float]:
+    """Send at a fixed total rate over several connections; return ACK latencies in ms and the rate achieved."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_connection = rate / connections
+    count = int(per_connection * seconds)
+
+    def pace(connection: int) -> None:
+        interval = 1.0 / per_connection
+        with MllpClient("127.0.0.1", port) as client:
+            start = time.perf_counter()
+            for number in range(count):
+                delay = start + number * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                sent = time.perf_counter()
+                client.send(build(f"{run}r{connection}", number))
+                with lock:
+                    latencies.append((time.perf_counter() - sent) * 1000)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=pace, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, len(latencies) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000, help="Messages sent back to back for the throughput figure.")
     parser.add_argument("--rate", type=float, default=200.0, help="Messages per second for the latency figure.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Duration of the fixed-rate run, in seconds.")
+    parser.add_argument("--connections", type=int, default=4, help="Connections that share the fixed rate.")
     parser.add_argument("--kind", choices=sorted(MESSAGES), default="adt",
                         help="adt: ADT^A04 through the write side; device: PCD-01 readings straight to Kafka.")
     args = parser.parse_args()
@@ -103,22 +133,11 @@ def main() -> None:
             print(f"throughput, one connection: {args.messages / elapsed:.0f} messages/s "
                   f"({args.messages} messages in {elapsed:.2f} s)")
 
-            latencies = []
-            interval = 1.0 / args.rate
-            count = int(args.rate * args.seconds)
-            start = time.perf_counter()
-            for number in range(count):
-                due = start + number * interval
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                sent = time.perf_counter()
-                client.send(build(f"{run}r", number))
-                latencies.append((time.perf_counter() - sent) * 1000)
-            achieved = count / (time.perf_counter() - start)
-            print(f"ACK latency at {args.rate:.0f} messages/s (achieved {achieved:.0f}/s, {count} messages): "
-                  f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
-                  f"max {max(latencies):.1f} ms")
+        latencies, achieved = paced_latencies(parts.listener.port, build, run, args.rate, args.seconds, args.connections)
+        count = len(latencies)
+        print(f"ACK latency at {args.rate:.0f} messages/s offered over {args.connections} connections "
+              f"(achieved {achieved:.0f}/s, {count} messages): p50 {statistics.median(latencies):.1f} ms, "
+              f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
     finally:
         asyncio.run_coroutine_threadsafe(parts.listener.stop(), loop).result(60)
         parts.store.drop()
