@@ -2,7 +2,7 @@
 
 Each test gets its own event store schema and ACK table. Kafka topics (raw
 archive, readings, dead letters and the relay's topics) are shared by the
-tests of one module and told apart by event ids and control ids.
+tests of one module, which find their own records by event ids and control ids.
 """
 
 from __future__ import annotations

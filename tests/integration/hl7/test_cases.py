@@ -1,9 +1,9 @@
 """Every HL7 v2 case file through a real socket, the real write side, PostgreSQL and Kafka.
 
-Each row names a case file, the messages that must come first (derived from
-the case file itself by changing MSH-9 and MSH-10, so the patient and visit
-match), the ACK code, the events stored for the case message and whether it
-is parked on the dead-letter topic.
+Each row names a case file and the messages that must come first. Those are
+derived from the case file itself by changing MSH-9 and MSH-10, so the
+patient and visit match. The row then gives the ACK code, the events stored
+for the case message and whether it is parked on the dead-letter topic.
 """
 
 from __future__ import annotations

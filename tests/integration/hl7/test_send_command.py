@@ -1,4 +1,4 @@
-"""`heals hl7 send` against a running listener: every file of the cases folder answered in order."""
+"""`heals hl7 send` against a running listener: one ACK line for every file of the cases folder, in order."""
 
 from __future__ import annotations
 
