@@ -108,7 +108,7 @@ class ProjectionStack:
         producer.produce(self.topics[role], key=key, value=value)
         assert producer.flush(30) == 0
 
-    def wait_caught_up(self) -> None:
+    def wait_caught_up(self, timeout: float = WAIT_SECONDS) -> None:
         """Wait until every projection has applied every record now on its topics."""
         partitions = [(topic, p) for topic in self.topics.values() for p in range(3)]
         ends = {tp: end for tp, end in end_offsets(self.settings, partitions).items() if end > 0}
@@ -130,7 +130,7 @@ class ProjectionStack:
                             return False
             return True
 
-        wait_for(caught_up, "projections catching up with the topics")
+        wait_for(caught_up, "projections catching up with the topics", timeout=timeout)
 
     def rows(self, table: str, order_by: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Return every row of a read-model table, ordered, without the excluded columns."""
