@@ -45,6 +45,7 @@ def build_listener(
     host: str | None = None,
     port: int | None = None,
     before_ack: Callable[[], None] | None = None,
+    after_commit: Callable[[], None] | None = None,
 ) -> ListenerParts:
     """Build a listener from settings; topic and table names come from listener_settings."""
     registry = make_registry(settings.schema_registry_url) if settings.schema_registry_url else None
@@ -63,6 +64,7 @@ def build_listener(
         assigning_authority=settings.assigning_authority,
         sender_time_zone=settings.sender_time_zone,
         before_ack=before_ack,
+        after_commit=after_commit,
     )
     listener = MllpListener(
         handler, host or settings.mllp_host, settings.mllp_port if port is None else port,

@@ -24,19 +24,23 @@ def hl7() -> None:
 @click.option("--host", default=None, help="Address to listen on; default HEALS_MLLP_HOST.")
 @click.option("--port", type=int, default=None, help="Port to listen on; default HEALS_MLLP_PORT (0 picks a free port).")
 @click.option("--event-store-schema", default=None, help="PostgreSQL schema of the event store; default the write side's.")
-@click.option("--crash-before-ack", is_flag=True, hidden=True,
-              help="Test hook: exit after the first message is durable, before its ACK is sent.")
-def listen(host: str | None, port: int | None, event_store_schema: str | None, crash_before_ack: bool) -> None:
+@click.option("--crash", type=click.Choice(["after-commit", "before-ack"]), default=None, hidden=True,
+              help="Test hook: exit after the first accepted message's events are durable, before its ACK is "
+                   "stored (after-commit) or before it is sent (before-ack).")
+def listen(host: str | None, port: int | None, event_store_schema: str | None, crash: str | None) -> None:
     """Run the MLLP listener until interrupted."""
     from heals.commands.service import CommandService
     from heals.connectors.hl7.app import build_listener
-    from heals.connectors.hl7.handler import crash_before_ack as crash
+    from heals.connectors.hl7.handler import exit_now
     from heals.connectors.hl7.settings import ListenerSettings
 
     settings = get_settings()
     executor = CommandService(settings, schema=event_store_schema)
-    parts = build_listener(settings, ListenerSettings(), executor, host=host, port=port,
-                           before_ack=crash if crash_before_ack else None)
+    parts = build_listener(
+        settings, ListenerSettings(), executor, host=host, port=port,
+        after_commit=exit_now if crash == "after-commit" else None,
+        before_ack=exit_now if crash == "before-ack" else None,
+    )
 
     async def run() -> None:
         await parts.listener.start()

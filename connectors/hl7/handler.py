@@ -81,6 +81,7 @@ class MessageHandler:
         assigning_authority: str | None = None,
         sender_time_zone: str = "UTC",
         before_ack: Callable[[], None] | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.executor = executor
         self.store = store
@@ -90,8 +91,10 @@ class MessageHandler:
         self.dead_letter_name = dead_letter_name
         self.assigning_authority = assigning_authority
         self.sender_time_zone = sender_time_zone
-        # Test hook: runs after everything is durable and before the ACK leaves.
+        # Test hooks: after_commit runs once the events are durable and before
+        # the ACK is stored; before_ack runs after that and before the ACK leaves.
         self.before_ack = before_ack
+        self.after_commit = after_commit
 
     def handle_frame(self, raw: bytes, peer: str) -> bytes:
         """Process one frame's content, archive it and return the ACK to send back."""
@@ -189,6 +192,8 @@ class MessageHandler:
             issue = Issue(ErrorCode.APPLICATION_INTERNAL_ERROR, f"internal error {type(exc).__name__}; resend later")
             return _Answer(build_ack(header, code, [issue]), code)
 
+        if self.after_commit is not None:
+            self.after_commit()
         code = _message_code(message, Outcome.ACCEPTED)
         ack = build_ack(header, code, mapped.warnings)
         stored = self.store.save(key, digest, ack, code)
@@ -284,7 +289,7 @@ def _ack_header(message: Message) -> AckHeader:
     )
 
 
-def crash_before_ack() -> None:
-    """Test hook: end the process at once, as a crash between storing and sending the ACK would."""
-    logger.warning("exiting before the ACK, as the test hook asks")
+def exit_now() -> None:
+    """End the process at once, as a crash would; a test hook for the steps between commit and ACK."""
+    logger.warning("exiting before the ACK is sent, as the test hook requests")
     os._exit(70)

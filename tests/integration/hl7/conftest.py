@@ -54,6 +54,7 @@ class RunningListener:
     service: CommandService
     topics: Hl7Topics
     loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
     codec: Codec = field(default_factory=lambda: Codec(load_catalogue()))
 
     @property
@@ -140,13 +141,16 @@ def start_listener(settings: Settings, topics: Hl7Topics, **overrides) -> Runnin
     parts = build_listener(settings, listener_settings, service, host="127.0.0.1", port=0)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(parts.listener.start())
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    return RunningListener(settings, parts, service, topics, loop)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    return RunningListener(settings, parts, service, topics, loop, thread)
 
 
 def stop_listener(running: RunningListener) -> None:
     asyncio.run_coroutine_threadsafe(running.parts.listener.stop(), running.loop).result(60)
     running.loop.call_soon_threadsafe(running.loop.stop)
+    running.thread.join(60)
+    running.loop.close()
     running.parts.store.drop()
     running.parts.close()
     running.service.store.drop()

@@ -76,3 +76,20 @@ def test_failed_pair_leaves_no_merge_half_applied(hl7_listener):
 
     assert ack.code == "CE"
     assert hl7_listener.stored_events() == events
+
+
+def test_resent_device_report_repeats_event_ids(hl7_listener):
+    message = case("oru_r01_pcd01_nibp_mdc_v26.hl7")
+    renumbered = message.replace(b"|MSGID1234|", b"|MSGID1235|")
+
+    codes = [ack.code for ack in hl7_listener.send(message, renumbered)]
+
+    readings = [
+        value for value in hl7_listener.decoded(hl7_listener.topics.readings)
+        if value["envelope"]["source"]["message_control_id"] in ("MSGID1234", "MSGID1235")
+    ]
+    assert codes == ["AA", "AA"]
+    assert len(readings) == 6
+    assert len({value["envelope"]["event_id"] for value in readings}) == 3
+    assert {value["device_id"] for value in readings} == {"0123456789ABCDEF"}
+    assert {value["envelope"]["aggregate_version"] for value in readings} == {0}

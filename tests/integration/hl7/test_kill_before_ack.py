@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 HEALS = Path(sys.executable).parent / "heals"
 
 
-def _start(schema: str, topics, crash: bool) -> tuple[subprocess.Popen, int]:
+def _start(schema: str, topics, crash: str | None) -> tuple[subprocess.Popen, int]:
     env = {
         **os.environ,
         "HEALS_HL7_ACK_TABLE": f"{schema}_acks",
@@ -31,7 +31,7 @@ def _start(schema: str, topics, crash: bool) -> tuple[subprocess.Popen, int]:
     }
     command = [str(HEALS), "hl7", "listen", "--port", "0", "--event-store-schema", schema]
     if crash:
-        command.append("--crash-before-ack")
+        command += ["--crash", crash]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
         match = re.search(r"listening on [\d.]+:(\d+)", line)
@@ -40,12 +40,16 @@ def _start(schema: str, topics, crash: bool) -> tuple[subprocess.Popen, int]:
     raise AssertionError(f"listener exited with {process.wait()} before listening")
 
 
-def test_kill_between_store_and_ack(live_services, hl7_topics):
+# after-commit: the events are committed but no ACK is stored, so the resend
+# reaches the write side, which recognises the command ids. before-ack: the
+# ACK is stored too, so the resend gets it back.
+@pytest.mark.parametrize("crash", ["after-commit", "before-ack"])
+def test_kill_between_store_and_ack(live_services, hl7_topics, crash):
     schema = f"test_hl7_kill_{uuid.uuid4().hex[:10]}"
     message = case("adt_a04_register_outpatient_bom_v23.hl7")
     service = CommandService(live_services, schema=schema)
     try:
-        process, port = _start(schema, hl7_topics, crash=True)
+        process, port = _start(schema, hl7_topics, crash=crash)
         with MllpClient("127.0.0.1", port, timeout_seconds=60) as client:
             with pytest.raises(ClientError, match="closed the connection before sending an ACK"):
                 client.send(message)
@@ -53,7 +57,7 @@ def test_kill_between_store_and_ack(live_services, hl7_topics):
         stored = service.store.read_log(0, 1000)
         assert [e.event_type for e in stored] == ["PatientRegistered", "PatientAdmitted"]
 
-        process, port = _start(schema, hl7_topics, crash=False)
+        process, port = _start(schema, hl7_topics, crash=None)
         try:
             with MllpClient("127.0.0.1", port, timeout_seconds=60) as client:
                 ack = read_ack(client.send(message))
