@@ -36,6 +36,7 @@ class MllpListener:
         self.idle_timeout_seconds = idle_timeout_seconds
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hl7")
         self.server: asyncio.base_events.Server | None = None
+        self._connections: dict[asyncio.Task, asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         """Open the listening socket; port 0 picks a free port, stored in self.port."""
@@ -51,9 +52,13 @@ class MllpListener:
             await self.server.serve_forever()
 
     async def stop(self) -> None:
-        """Stop accepting connections and wait for the workers."""
+        """Stop accepting connections, close open ones after their current frame, and wait for the workers."""
         if self.server is not None:
             self.server.close()
+        for writer in self._connections.values():
+            writer.close()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
         self.pool.shutdown(wait=True)
         logger.info("MLLP listener on %s:%d stopped", self.host, self.port)
@@ -63,6 +68,8 @@ class MllpListener:
         peer = f"{address[0]}:{address[1]}" if address else "unknown"
         decoder = FrameDecoder(self.max_message_bytes)
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        self._connections[task] = writer
         logger.debug("connection from %s", peer)
         try:
             while True:
@@ -89,6 +96,7 @@ class MllpListener:
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             logger.info("connection from %s ended: %s", peer, type(exc).__name__)
         finally:
+            self._connections.pop(task, None)
             writer.close()
             try:
                 await writer.wait_closed()
