@@ -14,6 +14,7 @@ projection applies the event like any other, so the row and the log agree.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from functools import lru_cache
 from typing import Any, AsyncIterator, Literal
@@ -84,12 +85,17 @@ async def _feed_events() -> AsyncIterator[bytes]:
     await pubsub.subscribe(get_detector_settings().alerts_channel)
     try:
         yield b": subscribed\n\n"
+        last_sent = time.monotonic()
         while True:
+            # get_message() also returns None for the subscribe confirmation
+            # it ignores, so the keep-alive goes by the clock.
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=FEED_KEEPALIVE_SECONDS)
-            if message is None:
+            if message is not None:
+                yield b"event: alert\ndata: " + message["data"] + b"\n\n"
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= FEED_KEEPALIVE_SECONDS:
                 yield b": keep-alive\n\n"
-                continue
-            yield b"event: alert\ndata: " + message["data"] + b"\n\n"
+                last_sent = time.monotonic()
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()
