@@ -132,6 +132,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=2000, help="Synthetic patients.")
     parser.add_argument("--skip-live", action="store_true", help="Measure raw and rebuild only.")
     parser.add_argument("--skip-rebuild", action="store_true", help="Measure the live worker only.")
+    parser.add_argument("--live-batch-size", type=int, default=500, help="HEALS_PROJECTIONS_BATCH_SIZE of the worker.")
+    parser.add_argument("--live-batch-seconds", type=float, default=0.2,
+                        help="HEALS_PROJECTIONS_BATCH_SECONDS of the worker.")
     args = parser.parse_args()
 
     settings = Settings()
@@ -143,7 +146,10 @@ def main() -> None:
         future.result(30)
     schema = f"bench_projections_{suffix}"
     log = Path(tempfile.mkdtemp()) / "worker.log"
-    stack = ProjectionStack(settings, codec, topics, schema, f"bench-projections-{suffix}", log)
+    stack = ProjectionStack(settings, codec, topics, schema, f"bench-projections-{suffix}", log, extra_env={
+        "HEALS_PROJECTIONS_BATCH_SIZE": str(args.live_batch_size),
+        "HEALS_PROJECTIONS_BATCH_SECONDS": str(args.live_batch_seconds),
+    })
     try:
         started = time.perf_counter()
         total = produce(stack, args.events, args.patients)
@@ -166,7 +172,8 @@ def main() -> None:
             with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             elapsed = live(stack)
-            print(f"live worker, 7 projections from offset 0: {total} records in {elapsed:.1f} s: "
+            print(f"live worker, 7 projections from offset 0, batches of up to {args.live_batch_size} records "
+                  f"or {args.live_batch_seconds} s: {total} records in {elapsed:.1f} s: "
                   f"{total / elapsed:,.0f} records/s (worker start included)", flush=True)
     finally:
         stack.kill_worker()

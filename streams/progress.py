@@ -21,6 +21,10 @@ __all__ = ["CatchUpTracker"]
 
 logger = logging.getLogger(__name__)
 
+# Offsets between the applied offset and the end that may be transaction markers rather than records;
+# only then is the rest of the partition read to tell.
+MARKER_GAP = 5
+
 
 @dataclass
 class CatchUpTracker:
@@ -44,7 +48,8 @@ class CatchUpTracker:
             for projection, ends in list(self.targets.items()):
                 applied = self._applied(conn, projection) if ends else {}
                 behind = {tp: end for tp, end in ends.items() if applied.get(tp, -1) < end - 1}
-                if behind and self.records_after is not None:
+                nearly = {tp: end for tp, end in behind.items() if end - applied.get(tp, -1) - 1 <= MARKER_GAP}
+                if behind and len(nearly) == len(behind) and self.records_after is not None:
                     # A transaction marker can take the last offset: count the records actually left.
                     left = self.records_after({tp: applied.get(tp, -1) for tp in behind}, behind)
                     behind = {tp: end for tp, end in behind.items() if left.get(tp, 0) > 0}

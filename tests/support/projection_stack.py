@@ -59,6 +59,7 @@ class ProjectionStack:
     log_path: Path
     process: subprocess.Popen | None = None
     produced: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -68,6 +69,7 @@ class ProjectionStack:
         env.update(HEALS_PROJECTIONS_DB_SCHEMA=self.schema, HEALS_STREAMS_APP_ID=self.app_id,
                    HEALS_STREAMS_AGENT_MODULES='["heals.streams.projection_agents"]',
                    HEALS_PROJECTIONS_BATCH_SECONDS="0.05")
+        env.update(self.extra_env)
         return env
 
     def start_worker(self) -> None:
