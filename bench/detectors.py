@@ -30,8 +30,10 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
 from confluent_kafka import OFFSET_END, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -134,14 +136,21 @@ def measure_latency(settings: Settings, topics: dict[str, str], count: int, rate
         try:
             worker.wait(20)
         except subprocess.TimeoutExpired:
-            # NOTE: the worker sometimes waits for an unacked alerts-topic record at shutdown; see the log.
+            # NOTE: with a backlog, the worker was seen waiting at shutdown for an unacked alerts-topic record.
             print("worker did not stop within 20 s of SIGTERM; killed it")
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(20)
+        _drop_schemas(settings, env["HEALS_DETECTORS_DB_SCHEMA"], env["HEALS_DETECTORS_ALERTS_DB_SCHEMA"])
     ms = [value * 1000 for value in latencies]
     print(f"worker latency, reading produced to alert consumed: {len(ms)} of {len(timed)} alerts at {rate:.0f} readings/s")
     print(f"latency ms: p50 {statistics.median(ms):.1f}, p99 {percentile(ms, 0.99):.1f}, max {max(ms):.1f}")
     print(f"worker log: {log_path}")
+
+
+def _drop_schemas(settings: Settings, *schemas: str) -> None:
+    with psycopg.connect(settings.postgres_url, autocommit=True) as connection:
+        for schema in schemas:
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _poll_into(consumer, codec, sent_at, latencies, timeout):
