@@ -105,9 +105,9 @@ class MessageHandler:
     def handle_frame_deferred(self, raw: bytes, peer: str) -> tuple[bytes, Callable[[], None]]:
         """Process one frame's content; return the ACK and the archive step to run after sending it.
 
-        The events are durable when this returns. Archiving after the ACK
-        leaves keeps one Kafka round trip out of the ACK latency; the caller
-        runs the step before it reads the connection's next frame.
+        The events are durable when this returns. The archive step runs after
+        the ACK leaves, so one Kafka round trip stays out of the ACK latency.
+        The caller runs it before it reads the connection's next frame.
         """
         if is_envelope(raw):
             return self._handle_envelope(raw, peer), lambda: None

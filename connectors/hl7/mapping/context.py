@@ -106,6 +106,8 @@ class MappingContext:
             value = segment.value(number, 1, index)
             if value is None:
                 continue
+            if value != value.strip():
+                logger.debug("%s-%s repetition %s id has surrounding spaces; they are removed", segment.name, number, index)
             type_code = segment.value(number, 5, index)
             if type_code is not None and type_code != type_code.strip():
                 logger.debug("%s-%s repetition %s type code has surrounding spaces", segment.name, number, index)
