@@ -130,15 +130,15 @@ def hl7_topics(live_services: Settings) -> Hl7Topics:
             pass
 
 
-def start_listener(settings: Settings, topics: Hl7Topics, **overrides) -> RunningListener:
-    """Start a listener on a fresh event store schema and ACK table."""
+def start_listener(settings: Settings, topics: Hl7Topics, executor=None, **overrides) -> RunningListener:
+    """Start a listener on a fresh event store schema and ACK table; executor replaces the write side."""
     schema = f"test_hl7_{uuid.uuid4().hex[:12]}"
     service = CommandService(settings, schema=schema)
     listener_settings = ListenerSettings(
         raw_topic=topics.raw, readings_topic=topics.readings, dead_letter_name=topics.dead_letter_name,
         ack_table=f"{schema}_acks", **overrides,
     )
-    parts = build_listener(settings, listener_settings, service, host="127.0.0.1", port=0)
+    parts = build_listener(settings, listener_settings, executor or service, host="127.0.0.1", port=0)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(parts.listener.start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
