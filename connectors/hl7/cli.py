@@ -63,11 +63,12 @@ def listen(host: str | None, port: int | None, event_store_schema: str | None, c
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each ACK.")
 def send(paths: tuple[Path, ...], host: str | None, port: int | None, timeout: float) -> None:
     """Send files (folders: every file, by name) in order over one connection; print each ACK."""
-    from heals.connectors.hl7.client import MllpClient, messages_in, read_ack
+    from heals.connectors.hl7.client import MllpClient, messages_in, read_acks
 
     settings = get_settings()
     with MllpClient(host or settings.mllp_host, port or settings.mllp_port, timeout) as client:
         for path, message in messages_in(list(paths)):
-            ack = read_ack(client.send(message))
-            text = f"  {ack.text}" if ack.text else ""
-            click.echo(f"{path.name}: {ack.code} {ack.control_id}{text}")
+            # A batch gets a batch of ACKs: one line for each.
+            for ack in read_acks(client.send(message)):
+                text = f"  {ack.text}" if ack.text else ""
+                click.echo(f"{path.name}: {ack.code} {ack.control_id}{text}")

@@ -10,7 +10,7 @@ from typing import Iterator
 from heals.connectors.hl7.mllp import FrameDecoder, frame
 from heals.errors import HealsError
 
-__all__ = ["AckSummary", "MllpClient", "read_ack", "messages_in"]
+__all__ = ["AckSummary", "MllpClient", "read_ack", "read_acks", "messages_in"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,16 @@ def read_ack(raw: bytes) -> AckSummary:
             detail = parts[3].split(subcomponent) if len(parts) > 3 else []
             texts.append(detail[1] if len(detail) > 1 else err[1])
     return AckSummary(code, control_id, _unescape("; ".join(texts), separator, encoding), raw)
+
+
+def read_acks(raw: bytes) -> list[AckSummary]:
+    """Read every ACK of a reply: one for a single message, one per message for a batch reply."""
+    text = raw.replace(b"\n", b"\r")
+    starts = [index for index in range(len(text)) if text.startswith(b"MSH", index) and (index == 0 or text[index - 1:index] == b"\r")]
+    if len(starts) <= 1:
+        return [read_ack(raw)]
+    ends = starts[1:] + [len(text)]
+    return [read_ack(text[start:end]) for start, end in zip(starts, ends)]
 
 
 def messages_in(paths: list[Path]) -> Iterator[tuple[Path, bytes]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heals.connectors.hl7.ack import AckHeader, Outcome, build_ack, reply_code
-from heals.connectors.hl7.client import read_ack
+from heals.connectors.hl7.client import read_ack, read_acks
 from heals.connectors.hl7.errors import ErrorCode, ErrorLocation, Issue
 from tests.conftest import CASES_DIR
 
@@ -77,3 +77,12 @@ def test_client_reads_acks_from_other_engines(name, code, control_id, text):
     assert ack.code == code
     assert ack.control_id == control_id
     assert ack.text == text
+
+
+def test_batch_reply_gives_one_ack_per_message():
+    first = build_ack(AckHeader(control_id="M1"), "CA")
+    second = build_ack(AckHeader(control_id="M2"), "CE", [Issue("205", "duplicate")])
+    reply = b"BHS|^~\\&|HEALS\r" + first + second + b"BTS|2\r"
+    acks = read_acks(reply)
+    assert [(a.code, a.control_id) for a in acks] == [("CA", "M1"), ("CE", "M2")]
+    assert acks[1].text == "duplicate"
