@@ -29,7 +29,7 @@ class SwitchableExecutor:
         return self.service.execute_all(commands)
 
 
-def test_failed_write_side_gets_ar_then_retry_succeeds(live_services, hl7_topics):
+def test_write_side_failure_then_retry(live_services, hl7_topics):
     running = start_listener(live_services, hl7_topics)
     executor = SwitchableExecutor(running.service)
     running.parts.handler.executor = executor
