@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="Length of the measured run.")
     parser.add_argument("--patients", type=int, default=2000, help="Synthetic patients in the read models.")
     parser.add_argument("--readings", type=int, default=50000, help="Device readings in the read models.")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of `heals api`.")
     args = parser.parse_args()
 
     settings = Settings()
@@ -109,7 +110,7 @@ def main() -> None:
     fill(settings, schema, args.patients, args.readings)
     port = free_port()
     env = {**os.environ, "HEALS_PROJECTIONS_DB_SCHEMA": schema, "HEALS_PROJECTIONS_AUDIT_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "heals", "api", "--port", str(port)], cwd=REPO_ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "heals", "api", "--port", str(port), "--workers", str(args.workers)], cwd=REPO_ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -132,7 +133,8 @@ def main() -> None:
         with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
-    print(f"{args.rate:.0f} requests/s for {args.seconds:.0f} s against {args.patients} patients, one uvicorn process")
+    print(f"{args.rate:.0f} requests/s for {args.seconds:.0f} s against {args.patients} patients, "
+          f"{args.workers} uvicorn worker process(es)")
     for kind in ("census", "chart"):
         values = sorted(latencies[kind])
         print(f"GET {'/census' if kind == 'census' else '/patients/{id}':<16} {len(values):>6} answers: "
