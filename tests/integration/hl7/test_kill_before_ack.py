@@ -68,5 +68,7 @@ def test_kill_between_store_and_ack(live_services, hl7_topics, crash):
         assert ack.control_id == "1270326314"
         assert service.store.read_log(0, 1000) == stored
     finally:
-        AckStore(live_services.postgres_url, f"{schema}_acks").drop()
+        store = AckStore(live_services.postgres_url, f"{schema}_acks")
+        store.drop()
+        store.close()
         service.store.drop()
