@@ -3,7 +3,13 @@
 A device gateway reports each monitor as a containment tree in OBX-4
 (MDS 1, VMD 1.0, channel 1.0.1, metric 1.0.1.1). The device id is OBX-18 of
 the metric or of its nearest ancestor, else the gateway's EUI-64 in MSH-3.
-Only numeric metrics (OBX-2 NM) become readings. Skipped, and counted:
+Numeric metrics (OBX-2 NM) become readings with a quantity. Coded (CWE, CE,
+CNE) and text (ST, TX) observations become readings with a coded or text
+value when OBX-3 is not an MDC code: such rows are values a nurse charted at
+the bedside, for example an ACVPU level in LOINC 67775-7. MDC-coded rows of
+those types describe the device itself (time synchronisation, profiles,
+alarm states) and carry no reading, nor do other value types (DTM time
+stamps, containment rows without a value). Skipped, and counted:
 
 | skipped | why |
 | --- | --- |
@@ -32,16 +38,24 @@ EUI64 = "EUI-64"
 READING_NAMESPACE = uuid.UUID("6f1c2b0e-4a51-5d8e-9a7e-3c2f0d1b7a10")
 
 
+# OBX-2 value types that carry a reading, by the kind of value they carry.
+NUMERIC_TYPES = frozenset({"NM"})
+CODED_TYPES = frozenset({"CWE", "CE", "CNE"})
+TEXT_TYPES = frozenset({"ST", "TX"})
+
+
 @dataclass(frozen=True)
 class DeviceReading:
-    """One measured value from one device."""
+    """One measured or charted value from one device; exactly one of the three values is set."""
 
     device_id: str
     code: Code
-    value: Quantity
+    value: Quantity | None
     observed_at: Timestamp
     patient_id: str | None
     encounter_id: str | None
+    value_code: Code | None = None
+    value_text: str | None = None
 
 
 @dataclass
@@ -93,7 +107,7 @@ def _nearest(tree: dict, sub_id: str):
 
 
 def read_device_report(message: Message, patient_id: str | None, encounter_id: str | None) -> DeviceReport:
-    """Read the numeric device observations of a PCD-01 message."""
+    """Read the numeric, coded and text device observations of a PCD-01 message."""
     report = DeviceReport()
     devices = _device_ids(message)
     gateway = message.msh.value(3, 2) or message.msh.value(3, 1)
@@ -106,7 +120,9 @@ def read_device_report(message: Message, patient_id: str | None, encounter_id: s
         own_time = message.timestamp(obx, 14)
         if own_time is not None:
             times[sub_id] = own_time
-        if (obx.value(2) or "").upper() != "NM":
+        value_type = (obx.value(2) or "").upper()
+        charted = (obx.value(3, 3) or "").upper() not in DEVICE_CODE_SYSTEMS
+        if value_type not in NUMERIC_TYPES and not (charted and value_type in CODED_TYPES | TEXT_TYPES):
             continue
         flags = {(obx.value(8, 1, i) or "").upper() for i, _ in enumerate(obx.repetitions(8), start=1)}
         if "DEMO" in flags:
@@ -115,7 +131,10 @@ def read_device_report(message: Message, patient_id: str | None, encounter_id: s
         if (obx.value(11) or "").upper() == "X":
             report.skip("not obtained")
             continue
-        number = _decimal(obx)
+        if obx.is_null(5) or not (obx.raw(5) or "").strip():
+            report.skip("no value")
+            continue
+        number = _decimal(obx) if value_type in NUMERIC_TYPES else None
         if number in NOT_MEASURED:
             report.skip("not measured")
             continue
@@ -125,16 +144,28 @@ def read_device_report(message: Message, patient_id: str | None, encounter_id: s
         observed_at = own_time or _nearest(times, sub_id) or default_time
         if not code.code or device_id is None or observed_at is None:
             raise MessageInvalid(ErrorCode.REQUIRED_FIELD_MISSING, "device observation lacks OBX-3, a device id or a time", obx.location())
-        unit = obx.value(6, 2) or obx.value(6, 1)
         report.readings.append(DeviceReading(
             device_id=device_id,
             code=code,
-            value=Quantity(value=float(number), unit=unit, unit_system=obx.value(6, 3)),
+            value=_quantity(obx, number) if number is not None else None,
+            value_code=_coded_value(obx) if value_type in CODED_TYPES else None,
+            value_text=(obx.value(5) or "").strip() if value_type in TEXT_TYPES else None,
             observed_at=observed_at,
             patient_id=patient_id,
             encounter_id=encounter_id,
         ))
     return report
+
+
+def _quantity(obx: Segment, number: Decimal) -> Quantity:
+    unit = obx.value(6, 2) or obx.value(6, 1)
+    return Quantity(value=float(number), unit=unit, unit_system=obx.value(6, 3))
+
+
+def _coded_value(obx: Segment) -> Code:
+    # OBX-5 of a CWE: code ^ text ^ coding system; a text-only CWE keeps its text as the code.
+    code = (obx.value(5, 1) or obx.value(5, 2) or "").strip()
+    return Code(code=code, display=obx.value(5, 2), system=obx.value(5, 3))
 
 
 def _decimal(obx: Segment) -> Decimal:

@@ -115,9 +115,9 @@ class KafkaWriter:
                 "envelope": envelope,
                 "device_id": reading.device_id,
                 "code": reading.code.model_dump(),
-                "value_quantity": reading.value.model_dump(),
-                "value_code": None,
-                "value_text": None,
+                "value_quantity": reading.value.model_dump() if reading.value is not None else None,
+                "value_code": reading.value_code.model_dump() if reading.value_code is not None else None,
+                "value_text": reading.value_text,
                 "bound_to_patient": reading.patient_id is not None,
             }, None)
             key = (reading.patient_id or reading.device_id).encode("utf-8")
