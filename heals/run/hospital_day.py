@@ -12,6 +12,7 @@ the chosen date and is identical on every run.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 __all__ = ["DemoMessage", "hospital_day", "new_run_tag", "DETERIORATING_PATIENT", "CRITICAL_POTASSIUM_PATIENT"]
@@ -233,6 +234,13 @@ def _malformed(clock: _Clock, when: str, run_tag: str) -> list[DemoMessage]:
     ]
 
 
+def _monitor_id(run_tag: str, mrn: str) -> str:
+    # A 16-hex-digit EUI-64 unique to the run: readings are identified by
+    # device, code and time, so two runs on one device would look like resends.
+    tag_hex = hashlib.sha256(run_tag.encode("ascii")).hexdigest()[:8].upper()
+    return f"00{tag_hex}{mrn[-4:]}AB"
+
+
 def hospital_day(day: dt.date, run_tag: str = "HD") -> list[DemoMessage]:
     """Return the day's messages in the order a hospital's systems send them.
 
@@ -267,7 +275,7 @@ def hospital_day(day: dt.date, run_tag: str = "HD") -> list[DemoMessage]:
     for round_index in range(len(DETERIORATION)):
         when = clock.at(10 + round_index // 4, (round_index % 4) * 15)
         for mrn, series in monitored.items():
-            monitor = f"0012AB00{mrn[-4:]}CDEF"
+            monitor = _monitor_id(clock.run_tag, mrn)
             messages.append(_vitals(clock, patients[mrn], monitor, series[round_index], when))
 
     # Afternoon: charges for the lab panels, two transfers, three discharges.
