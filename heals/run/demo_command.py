@@ -34,7 +34,7 @@ def _components_running(settings: Settings) -> bool:
 
 def _send(settings: Settings, messages: list[tuple[str, bytes]]) -> AckSummary:
     codes: collections.Counter = collections.Counter()
-    rejects = []
+    outcomes = []
     with MllpClient(settings.mllp_host, settings.mllp_port, timeout_seconds=60) as client:
         with click.progressbar(messages, label="Sending HL7 messages over MLLP", show_pos=True) as bar:
             for name, payload in bar:
@@ -42,13 +42,12 @@ def _send(settings: Settings, messages: list[tuple[str, bytes]]) -> AckSummary:
                     ack = read_ack(client.send(payload))
                 except ClientError as exc:
                     codes["no ACK"] += 1
-                    rejects.append((name, "no ACK", str(exc)))
+                    outcomes.append((name, "no ACK", str(exc)))
                     client = MllpClient(settings.mllp_host, settings.mllp_port, timeout_seconds=60)
                     continue
                 codes[ack.code or "?"] += 1
-                if ack.code not in ("AA", "CA"):
-                    rejects.append((name, ack.code, ack.text))
-    return AckSummary(codes, rejects)
+                outcomes.append((name, ack.code, ack.text))
+    return AckSummary(codes, outcomes)
 
 
 def _wait_for_stream_worker(settings: Settings) -> None:
@@ -107,9 +106,8 @@ def demo(input_dir: tuple[Path, ...], no_infra: bool, keep_running: bool) -> Non
         if input_dir:
             click.echo()
             click.secho("Outcome per message", bold=True)
-            click.echo(f"  {len(messages)} messages sent; rejected or failed:")
-            for name, code, text in acks.rejects:
-                click.echo(f"  {name}: {code} {text}")
+            for name, code, text in acks.outcomes:
+                click.echo(f"  {code:6} {name}" + (f": {text}" if text else ""))
         click.echo("Waiting for the projections to catch up ...")
         _wait_for_stream_worker(settings)
         dead_letters = read_dead_letters(settings, make_codec(settings), DEAD_LETTER_TOPIC, dead_letters_from)

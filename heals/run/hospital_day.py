@@ -1,10 +1,10 @@
 """A synthetic hospital day as HL7 v2.5.1 messages, for `heals demo`.
 
 Twelve synthetic patients (no real person) are registered and admitted to
-three wards; some are transferred and discharged; the lab receives orders
-and sends results, one of them a critical potassium; bedside monitors send
-vital signs every 15 minutes, deteriorating for one patient; billing posts
-charges; and a few malformed messages show how rejects look. The day is
+three wards, and some are transferred and discharged. The lab receives
+orders and sends results, one of them a critical potassium. Bedside monitors
+send vital signs every 15 minutes, deteriorating for one patient. Billing
+posts charges, and a few malformed messages show how rejects look. The day is
 generated, not stored, so it always starts at the same wall-clock times of
 the chosen date and is identical on every run.
 """

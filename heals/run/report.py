@@ -1,4 +1,4 @@
-"""What `heals demo` prints after sending: ACKs, events per topic, census, timeline, alerts, dead letters."""
+"""The closing report of `heals demo`: ACKs, events per topic, census, timeline, alerts, dead letters."""
 
 from __future__ import annotations
 
@@ -22,10 +22,15 @@ __all__ = ["AckSummary", "topic_offsets", "print_report", "read_dead_letters"]
 
 @dataclass
 class AckSummary:
-    """ACK codes received for the messages sent, with the text of each reject."""
+    """ACK codes received for the messages sent, and (name, ACK code, ACK text) of each message."""
 
     codes: collections.Counter
-    rejects: list[tuple[str, str, str]]
+    outcomes: list[tuple[str, str, str]]
+
+    @property
+    def rejects(self) -> list[tuple[str, str, str]]:
+        """The outcomes of messages that were not accepted."""
+        return [outcome for outcome in self.outcomes if outcome[1] not in ("AA", "CA")]
 
 
 def topic_offsets(settings: Settings) -> dict[str, int]:
@@ -103,18 +108,23 @@ def _items(body: Any) -> list[Any]:
     return []
 
 
+MAX_ROWS = 20
+
+
 def _echo_rows(body: Any, render: Callable[[dict[str, Any]], str], keep: Callable[[dict[str, Any]], bool]) -> None:
     if isinstance(body, dict) and "error" in body:
         click.echo(f"  {body['error']}")
         return
     rows = _items(body)
-    shown = [row for row in rows if keep(row)]
-    if not shown:
+    kept = [row for row in rows if keep(row)]
+    if not kept:
         click.echo("  none")
-    for row in shown:
+    for row in kept[:MAX_ROWS]:
         click.echo(f"  {render(row)}")
-    if len(shown) < len(rows):
-        click.echo(f"  ({len(rows) - len(shown)} more from earlier runs)")
+    if len(kept) > MAX_ROWS:
+        click.echo(f"  ({len(kept) - MAX_ROWS} more)")
+    if len(kept) < len(rows):
+        click.echo(f"  ({len(rows) - len(kept)} more from earlier runs)")
 
 
 def _section(title: str) -> None:
@@ -158,8 +168,9 @@ def print_report(
     _section("ACKs by code")
     for code, count in sorted(acks.codes.items()):
         click.echo(f"  {code}: {count}")
-    for name, code, text in acks.rejects:
-        click.echo(f"  {code} {name}: {text}")
+    if run_tag:
+        for name, code, text in acks.rejects:
+            click.echo(f"  {code} {name}: {text}")
 
     _section("Events written per topic during the demo")
     after = topic_offsets(settings)
