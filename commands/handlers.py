@@ -26,10 +26,13 @@ MAX_MERGE_DEPTH = 32
 class UnitOfWork:
     """The aggregates one inbound message reads and changes, with the versions they were loaded at."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, use_cache: bool = True) -> None:
         self.store = store
+        self.use_cache = use_cache
         self.aggregates: dict[str, HealsAggregate] = {}
         self.loaded_versions: dict[str, int] = {}
+        # Aggregates taken from the store's cache -> hash of their last event; the commit checks their versions.
+        self.cached_heads: dict[str, str | None] = {}
         # Aggregates a rule depends on without writing them; the save fails if they changed meanwhile.
         self.read_only: set[str] = set()
         self._events_returned: dict[str, int] = {}
@@ -38,11 +41,13 @@ class UnitOfWork:
         """Return the aggregate of a domain id, loaded once per unit of work, or None."""
         key = aggregate_class.key_for(domain_id)
         if key not in self.aggregates:
-            aggregate = self.store.get(aggregate_class, domain_id)
-            if aggregate is None:
+            loaded = self.store.load(aggregate_class, domain_id, use_cache=self.use_cache)
+            if loaded is None:
                 return None
-            self.aggregates[key] = aggregate
-            self.loaded_versions[key] = aggregate.version
+            self.aggregates[key] = loaded.aggregate
+            self.loaded_versions[key] = loaded.aggregate.version
+            if loaded.cached:
+                self.cached_heads[key] = loaded.head_hash
         return self.aggregates[key]
 
     def add(self, aggregate: HealsAggregate) -> None:
@@ -55,9 +60,13 @@ class UnitOfWork:
         self.read_only.add(aggregate.aggregate_key)
 
     def read_versions(self) -> dict[str, int]:
-        """Return the loaded versions of the aggregates depended on that this unit of work does not write."""
+        """Return the loaded versions of the aggregates this unit of work reads without writing and must verify.
+
+        Those are the aggregates depended on, and every aggregate taken from
+        the cache, which may be older than the store.
+        """
         return {
-            key: self.loaded_versions[key] for key in self.read_only
+            key: self.loaded_versions[key] for key in (self.read_only | self.cached_heads.keys())
             if not self.aggregates[key].pending_events and self.loaded_versions.get(key, 0) > 0
         }
 

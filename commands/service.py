@@ -88,6 +88,26 @@ class CommandService:
             outcomes = self._execute_unrecorded(commands, recorded)
         return self._in_command_order(commands, outcomes, recorded)
 
+    def execute_together(self, messages: Sequence[Sequence[Command]]) -> list[list[CommandOutcome]]:
+        """Execute the commands of several inbound messages, in order, in one transaction: all are stored or none.
+
+        Each message sees the events of the messages before it, as if they
+        had been executed one by one. Raises RuleViolation, ConcurrencyConflict
+        or a store error when any command fails, and a command id that was
+        executed before raises ConcurrencyConflict; nothing is stored then,
+        so the caller can execute the messages one by one with execute_all
+        to learn each message's outcome. Sharing the commit is what makes
+        this cheaper than execute_all per message.
+        """
+        commands = [command for message in messages for command in message]
+        if not commands:
+            return [[] for _ in messages]
+        try:
+            outcomes = self._execute_new(_first_of_each_id(commands))
+        except _LostRace as race:
+            raise race.conflict from None
+        return [self._in_command_order(message, outcomes, {}) for message in messages]
+
     def _execute_unrecorded(
         self, commands: Sequence[Command], recorded: dict[str, CommandRecord]
     ) -> dict[str, CommandOutcome]:
@@ -123,6 +143,19 @@ class CommandService:
 
     def _execute_new(self, commands: list[Command]) -> dict[str, CommandOutcome]:
         uow = UnitOfWork(self.store)
+        try:
+            return self._execute_in(uow, commands)
+        except RuleViolation:
+            if not uow.cached_heads:
+                raise
+        # A cached aggregate is older than the store when another process wrote it since, and a rule
+        # judged on it may be wrong: judge the commands once more from the store. A lost race is raised
+        # as ConcurrencyConflict instead, as without the cache; the store evicted those aggregates.
+        self.store.cache.evict(uow.aggregates)
+        logger.debug("commands %s judged again without the cache", [c.command_id for c in commands])
+        return self._execute_in(UnitOfWork(self.store, use_cache=False), commands)
+
+    def _execute_in(self, uow: UnitOfWork, commands: list[Command]) -> dict[str, CommandOutcome]:
         batch = WriteBatch()
         chain_heads: dict[str, str | None] = {}
         outcomes: dict[str, CommandOutcome] = {}
@@ -139,7 +172,8 @@ class CommandService:
             for aggregate, event in uow.take_new_events():
                 key = aggregate.aggregate_key
                 if key not in chain_heads:
-                    chain_heads[key] = self.store.chain_hash(key, uow.loaded_versions[key])
+                    cached_head = uow.cached_heads.get(key)
+                    chain_heads[key] = cached_head or self.store.chain_hash(key, uow.loaded_versions[key])
                 sealed = self.sealer.seal(aggregate, event, context, chain_heads[key], traceparent)
                 chain_heads[key] = sealed.hash
                 batch.events.append(sealed)

@@ -23,6 +23,9 @@ class WriteSettings(BaseSettings):
         description="Prefix of the table names: <name>_events, <name>_event_log, <name>_command_log.",
     )
     event_store_pool_size: int = Field(8, ge=1, le=100, description="PostgreSQL connections the command service keeps.")
+    event_store_cache_size: int = Field(
+        10_000, ge=0, description="Aggregates one command service keeps in memory after committing them; 0 turns the cache off."
+    )
     relay_transactional_id: str = Field(
         "heals-relay", min_length=1,
         description="Kafka transactional.id of the relay; a second relay with the same id fences the first.",

@@ -13,7 +13,8 @@ One command batch writes the first three in one transaction. The transaction
 takes the library's EXCLUSIVE lock on ``<name>_events`` before drawing
 event log positions, so positions are handed out in commit order and a
 reader that follows ``position`` never passes a gap that a slower
-transaction fills later.
+transaction fills later. All statements of that transaction go to
+PostgreSQL in one pipeline, so a save costs one round trip plus the commit.
 """
 
 from __future__ import annotations
@@ -24,19 +25,23 @@ from typing import Any, Sequence, TypeVar
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from heals.commands.aggregate import HealsAggregate
+from heals.commands.cache import AggregateCache
 from heals.commands.group_commit import GroupCommitter
 from heals.commands.settings import WriteSettings
 from heals.settings import Settings
 
-__all__ = ["CommandRecord", "EventStore", "LoggedEvent", "SealedEvent", "StaleRead", "StoreConflict", "WriteBatch"]
+__all__ = [
+    "CommandRecord", "EventStore", "LoadedAggregate", "LoggedEvent", "SealedEvent", "StoreConflict",
+    "WriteBatch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,9 @@ AggregateT = TypeVar("AggregateT", bound=HealsAggregate)
 
 # Events between snapshots of one aggregate; loading replays at most this many events after the snapshot.
 SNAPSHOT_INTERVAL = 100
+
+# SQLSTATE that the version check function raises when an aggregate read by a command has changed.
+STALE_READ_SQLSTATE = "HS409"
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,13 @@ class WriteBatch:
     read_versions: dict[str, int] = field(default_factory=dict)
 
 
-class StaleRead(Exception):
-    """An aggregate that a command only read has changed since; the transaction was rolled back."""
+@dataclass(frozen=True)
+class LoadedAggregate:
+    """An aggregate as a command loaded it; head_hash is set when it came from the cache."""
 
-    def __init__(self, aggregate_id: str, expected_version: int, actual_version: int) -> None:
-        super().__init__(f"{aggregate_id} was read at version {expected_version} and is now at {actual_version}")
-        self.aggregate_id = aggregate_id
+    aggregate: HealsAggregate
+    cached: bool = False
+    head_hash: str | None = None
 
 
 class StoreConflict(Exception):
@@ -115,27 +124,36 @@ class StoreConflict(Exception):
 class HealsRecorder(PostgresApplicationRecorder):
     """The library's application recorder, writing the event log and command log in its transaction."""
 
-    def _insert_events(self, curs: Any, stored_events: Any, *, write_batch: WriteBatch | None = None, **kwargs: Any) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
-        if write_batch is None:
-            return
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """Write one save in one pipelined transaction; errors surface at the commit.
 
+        The library's version synchronizes the pipeline before the commit, which
+        costs a second round trip, and sends a NOTIFY that no HEALS process listens
+        to. It also returns notification ids, which HEALS does not use: the relay
+        follows the event log's ``position``.
+        """
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if stored_events:
+                PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
+        return None
+
+    def _insert_events(self, curs: Any, stored_events: Any, *, write_batch: WriteBatch | None = None, **kwargs: Any) -> None:
         # Lock first, so event log positions are drawn in commit order (see the module docstring).
         self._lock_table(curs)
+        if write_batch is None:
+            return
         schema = Identifier(self.datastore.schema)
         prefix = self.events_table_name.removesuffix("_events")
 
         # Under the lock no other writer can commit, so an unchanged version now stays unchanged.
+        # The function raises STALE_READ_SQLSTATE otherwise, which fails the commit.
         if write_batch.read_versions:
             curs.execute(
-                SQL("SELECT aggregate_id, max(aggregate_version) FROM {}.{} WHERE aggregate_id = ANY(%s)"
-                    " GROUP BY aggregate_id").format(schema, Identifier(f"{prefix}_event_log")),
-                (list(write_batch.read_versions),),
+                SQL("SELECT {}.{}(%s, %s)").format(schema, Identifier(f"{prefix}_require_versions")),
+                (list(write_batch.read_versions), list(write_batch.read_versions.values())),
+                prepare=True,
             )
-            for row in curs.fetchall():
-                aggregate_id, actual = row["aggregate_id"], row["max"]
-                if actual != write_batch.read_versions[aggregate_id]:
-                    raise StaleRead(aggregate_id, write_batch.read_versions[aggregate_id], actual)
         if write_batch.events:
             curs.executemany(
                 SQL(
@@ -194,7 +212,41 @@ def _create_tables_sql(schema: str, name: str) -> list[Any]:
             " position text NOT NULL,"
             " recorded_at timestamptz NOT NULL DEFAULT now())"
         ).format(Identifier(schema), Identifier(f"{name}_command_log")),
+        # Raise STALE_READ_SQLSTATE when an aggregate's latest version in the event log is not the one given.
+        SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(aggregate_ids text[], versions bigint[])"
+            " RETURNS void LANGUAGE plpgsql AS $body$"
+            " DECLARE stale record;"
+            " BEGIN"
+            "  SELECT read.aggregate_id, read.version, coalesce(max(log.aggregate_version), 0) AS actual INTO stale"
+            "  FROM unnest(aggregate_ids, versions) AS read(aggregate_id, version)"
+            "  LEFT JOIN {schema}.{log} AS log ON log.aggregate_id = read.aggregate_id"
+            "  GROUP BY read.aggregate_id, read.version"
+            "  HAVING coalesce(max(log.aggregate_version), 0) <> read.version LIMIT 1;"
+            "  IF FOUND THEN"
+            "   RAISE EXCEPTION USING ERRCODE = {sqlstate}, MESSAGE = format("
+            "    '%s was read at version %s and is now at %s', stale.aggregate_id, stale.version, stale.actual);"
+            "  END IF;"
+            " END $body$"
+        ).format(
+            schema=Identifier(schema), function=Identifier(f"{name}_require_versions"),
+            log=Identifier(f"{name}_event_log"), sqlstate=Literal(STALE_READ_SQLSTATE),
+        ),
     ]
+
+
+def _load_statement(application: Application, schema: str) -> Any:
+    events_table = application.recorder.events_table_name  # type: ignore[attr-defined]
+    snapshots_table = application.snapshots.recorder.events_table_name  # type: ignore[union-attr]
+    return SQL(
+        "WITH snapshot AS (SELECT originator_version, topic, state FROM {schema}.{snapshots}"
+        " WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1)"
+        " SELECT 0 AS part, originator_version, topic, state FROM snapshot"
+        " UNION ALL"
+        " SELECT 1, originator_version, topic, state FROM {schema}.{events}"
+        " WHERE originator_id = %s AND originator_version > coalesce((SELECT originator_version FROM snapshot), 0)"
+        " ORDER BY part, originator_version"
+    ).format(schema=Identifier(schema), snapshots=Identifier(snapshots_table), events=Identifier(events_table))
 
 
 def _merge_batches(batches: list[WriteBatch]) -> WriteBatch:
@@ -210,7 +262,9 @@ class EventStore:
 
     Thread-safe: reads take their own connection from a pool of
     ``pool_size`` connections, and saves queue for one committer thread,
-    which writes the saves waiting together in one transaction.
+    which writes the saves waiting together in one transaction. Aggregates
+    this process committed are kept in an AggregateCache of
+    ``cache_size`` entries (see heals.commands.cache).
     """
 
     def __init__(
@@ -220,9 +274,11 @@ class EventStore:
         schema: str | None = None,
         name: str | None = None,
         pool_size: int | None = None,
+        cache_size: int | None = None,
         write_settings: WriteSettings | None = None,
     ) -> None:
         write_settings = write_settings or WriteSettings()
+        self.cache = AggregateCache(write_settings.event_store_cache_size if cache_size is None else cache_size)
         self.schema = schema or write_settings.event_store_schema
         self.name = name or write_settings.event_store_name
         self.event_log_table = f"{self.name}_event_log"
@@ -239,6 +295,7 @@ class EventStore:
             finally:
                 lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{self.schema}.{self.name}",))
         self.recorder: HealsRecorder = self.application.recorder  # type: ignore[assignment]
+        self._load_statement = _load_statement(self.application, self.schema)
         self._committer = GroupCommitter(self._write, _merge_batches)
         logger.info("event store ready in schema %s with tables %s_*", self.schema, self.name)
 
@@ -263,21 +320,58 @@ class EventStore:
     # -- aggregates ---------------------------------------------------------
 
     def get(self, aggregate_class: type[AggregateT], domain_id: str) -> AggregateT | None:
-        """Return the aggregate with a domain id, or None when it has no events."""
-        try:
-            return self.application.repository.get(aggregate_class.uuid_for(domain_id))  # type: ignore[return-value]
-        except AggregateNotFoundError:
-            return None
+        """Return the aggregate with a domain id from the store, or None when it has no events."""
+        loaded = self.load(aggregate_class, domain_id, use_cache=False)
+        return loaded.aggregate if loaded is not None else None  # type: ignore[return-value]
+
+    def load(self, aggregate_class: type[HealsAggregate], domain_id: str, *, use_cache: bool = True) -> LoadedAggregate | None:
+        """Return the aggregate with a domain id, from the cache when it holds it, or None when it has no events.
+
+        A cached aggregate may be older than the store; the caller must have
+        the commit check it (see heals.commands.cache).
+        """
+        key = aggregate_class.key_for(domain_id)
+        if use_cache:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return LoadedAggregate(cached.aggregate, cached=True, head_hash=cached.head_hash)
+
+        # One statement reads the latest snapshot and the events after it, so both come from one
+        # database snapshot in one round trip.
+        aggregate_uuid = aggregate_class.uuid_for(domain_id)
+        with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(self._load_statement, (aggregate_uuid, aggregate_uuid), prepare=True)
+            rows = cursor.fetchall()
+        mapper = self.application.mapper
+        aggregate = None
+        for _, version, topic, state in rows:
+            event = mapper.to_domain_event(StoredEvent(aggregate_uuid, version, topic, bytes(state)))
+            aggregate = event.mutate(aggregate)
+        return LoadedAggregate(aggregate) if aggregate is not None else None
 
     def save(self, aggregates: Sequence[HealsAggregate], batch: WriteBatch) -> None:
         """Store the aggregates' pending events, the event log rows and the command rows in one transaction.
 
         Concurrent saves may share that transaction (see heals.commands.group_commit).
         Raises StoreConflict when a concurrent transaction took an aggregate
-        version or a command id first; then nothing of this save is stored.
+        version or a command id first, or changed an aggregate in
+        ``batch.read_versions``; then nothing of this save is stored.
         """
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        self._committer.save(events, batch)
+        try:
+            self._committer.save(events, batch)
+        except BaseException:
+            # The cache may hold what made this save fail, and the aggregates hold events never stored.
+            self.cache.evict([aggregate.aggregate_key for aggregate in aggregates])
+            self.cache.evict(batch.read_versions)
+            raise
+
+        # The committed aggregates go into the cache with the hash of their last event.
+        head_hashes = {event.aggregate_id: event.hash for event in batch.events}
+        for aggregate in aggregates:
+            head_hash = head_hashes.get(aggregate.aggregate_key)
+            if head_hash is not None:
+                self.cache.put(aggregate, head_hash)
 
         # Snapshots are written after the commit; a crash before one only means a longer replay.
         for event in events:
@@ -287,12 +381,14 @@ class EventStore:
     def _write(self, events: Sequence[Any], batch: WriteBatch) -> None:
         try:
             self.application.save(*events, write_batch=batch)
-        except StaleRead as exc:
-            raise StoreConflict(None) from exc
         except IntegrityError as exc:
             cause = exc.__cause__
             constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
             raise StoreConflict(constraint) from exc
+        except PersistenceError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == STALE_READ_SQLSTATE:
+                raise StoreConflict(None) from exc
+            raise
 
     def current_version(self, aggregate_id: str) -> int:
         """Return the latest stored version of an aggregate key, 0 when it has none."""

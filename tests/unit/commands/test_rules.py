@@ -11,6 +11,7 @@ from heals.commands.aggregate import HealsAggregate, event_id_for
 from heals.commands.errors import RuleViolation
 from heals.commands.handlers import UnitOfWork, handle
 from heals.commands.sealing import avro_event_type
+from heals.commands.store import LoadedAggregate
 from tests.support.commands import charge, command, order, result
 
 
@@ -23,6 +24,10 @@ class MemoryStore:
 
     def get(self, aggregate_class: type[HealsAggregate], domain_id: str) -> Any:
         return self.aggregates.get(aggregate_class.key_for(domain_id))
+
+    def load(self, aggregate_class: type[HealsAggregate], domain_id: str, *, use_cache: bool = True) -> Any:
+        aggregate = self.get(aggregate_class, domain_id)
+        return LoadedAggregate(aggregate) if aggregate is not None else None
 
     def run(self, *commands: models.Command) -> list[Any]:
         uow = UnitOfWork(self)  # type: ignore[arg-type]
