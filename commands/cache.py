@@ -5,9 +5,10 @@ command on it. The cache may be behind the store when another process
 wrote the aggregate since, so what a command reads from it is checked at
 commit: a written aggregate's next version collides with the primary key
 of the stored events, and an aggregate only read is compared with the
-event log under the write lock (``WriteBatch.read_versions``). The
-service evicts the aggregates of a failed command and judges it once more
-from the store.
+event log under the write lock (``WriteBatch.read_versions``). Either
+check fails the save with a conflict, which clears the whole cache, so the
+caller's retry reads from the store. A rule violation judged on cached
+aggregates is judged once more from the store by the service.
 """
 
 from __future__ import annotations

@@ -360,10 +360,14 @@ class EventStore:
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         try:
             self._committer.save(events, batch)
+        except StoreConflict:
+            # Another writer got ahead, so any cached aggregate may be stale, not only those this save read.
+            # Clearing the whole cache lets the caller's retry read everything it needs from the store.
+            self.cache.clear()
+            raise
         except BaseException:
-            # The cache may hold what made this save fail, and the aggregates hold events never stored.
+            # The aggregates hold events that were never stored.
             self.cache.evict([aggregate.aggregate_key for aggregate in aggregates])
-            self.cache.evict(batch.read_versions)
             raise
 
         # The committed aggregates go into the cache with the hash of their last event.
