@@ -7,7 +7,7 @@ pairs of an ADT^A40, say) see each other's events before anything is saved.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from heals.commands import models
 from heals.commands.account import Account
@@ -15,7 +15,7 @@ from heals.commands.aggregate import HealsAggregate
 from heals.commands.errors import RuleViolation
 from heals.commands.order import Order
 from heals.commands.patient import Patient
-from heals.commands.store import EventStore
+from heals.commands.store import EventStore, LoadedAggregate
 
 __all__ = ["UnitOfWork", "handle"]
 
@@ -33,6 +33,7 @@ class UnitOfWork:
         self.loaded_versions: dict[str, int] = {}
         # Aggregates taken from the store's cache -> hash of their last event; the commit checks their versions.
         self.cached_heads: dict[str, str | None] = {}
+        self._absent: set[str] = set()
         # Aggregates a rule depends on without writing them; the save fails if they changed meanwhile.
         self.read_only: set[str] = set()
         self._events_returned: dict[str, int] = {}
@@ -40,18 +41,34 @@ class UnitOfWork:
     def get(self, aggregate_class: type[HealsAggregate], domain_id: str) -> Any:
         """Return the aggregate of a domain id, loaded once per unit of work, or None."""
         key = aggregate_class.key_for(domain_id)
-        if key not in self.aggregates:
-            loaded = self.store.load(aggregate_class, domain_id, use_cache=self.use_cache)
-            if loaded is None:
-                return None
-            self.aggregates[key] = loaded.aggregate
-            self.loaded_versions[key] = loaded.aggregate.version
-            if loaded.cached:
-                self.cached_heads[key] = loaded.head_hash
-        return self.aggregates[key]
+        if key not in self.aggregates and key not in self._absent:
+            self._keep(key, self.store.load(aggregate_class, domain_id, use_cache=self.use_cache))
+        return self.aggregates.get(key)
+
+    def prefetch(self, commands: Sequence[models.Command]) -> None:
+        """Load the aggregates the commands name in one query, so handlers do not read them one by one."""
+        wanted = [
+            (aggregate_class, domain_id) for command in commands for aggregate_class, domain_id in _named_aggregates(command)
+            if aggregate_class.key_for(domain_id) not in self.aggregates
+        ]
+        if wanted:
+            for key, loaded in self.store.load_many(wanted, use_cache=self.use_cache).items():
+                self._keep(key, loaded)
+
+    def _keep(self, key: str, loaded: LoadedAggregate | None) -> None:
+        # An aggregate found absent stays absent for this unit of work; creating it collides at commit
+        # if another writer created it meanwhile.
+        if loaded is None:
+            self._absent.add(key)
+            return
+        self.aggregates[key] = loaded.aggregate
+        self.loaded_versions[key] = loaded.aggregate.version
+        if loaded.cached:
+            self.cached_heads[key] = loaded.head_hash
 
     def add(self, aggregate: HealsAggregate) -> None:
         """Track an aggregate created by this unit of work."""
+        self._absent.discard(aggregate.aggregate_key)
         self.aggregates[aggregate.aggregate_key] = aggregate
         self.loaded_versions[aggregate.aggregate_key] = 0
 
@@ -98,6 +115,19 @@ class UnitOfWork:
         """Return the survivor's id for a merged patient id, else the id itself (known or not)."""
         patient = self.resolve_patient(patient_id)
         return patient.patient_id if patient is not None else patient_id
+
+
+def _named_aggregates(command: models.Command) -> list[tuple[type[HealsAggregate], str]]:
+    # The aggregates a handler loads first; a merged patient's survivor is loaded later, when found.
+    named: list[tuple[type[HealsAggregate], str]] = []
+    for field, aggregate_class in (
+        ("patient_id", Patient), ("survivor_patient_id", Patient), ("merged_patient_id", Patient),
+        ("order_id", Order), ("account_id", Account),
+    ):
+        domain_id = getattr(command, field, None)
+        if domain_id:
+            named.append((aggregate_class, domain_id))
+    return named
 
 
 def _dump(model: Any) -> Any:

@@ -164,6 +164,7 @@ class CommandService:
         traceparent = traceparent.decode("ascii") if traceparent else None
 
         # Apply each command in order; a RuleViolation here leaves nothing stored.
+        uow.prefetch(commands)
         for command in commands:
             handle(uow, command)
             context = CommandContext.of(command)

@@ -236,16 +236,22 @@ def _create_tables_sql(schema: str, name: str) -> list[Any]:
 
 
 def _load_statement(application: Application, schema: str) -> Any:
+    # The latest snapshot of each aggregate and the events after it, in one statement, so both
+    # come from one database snapshot in one round trip.
     events_table = application.recorder.events_table_name  # type: ignore[attr-defined]
     snapshots_table = application.snapshots.recorder.events_table_name  # type: ignore[union-attr]
     return SQL(
-        "WITH snapshot AS (SELECT originator_version, topic, state FROM {schema}.{snapshots}"
-        " WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1)"
-        " SELECT 0 AS part, originator_version, topic, state FROM snapshot"
+        "WITH wanted AS (SELECT DISTINCT unnest(%s::uuid[]) AS originator_id),"
+        " snapshot AS (SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version, s.topic, s.state"
+        "  FROM {schema}.{snapshots} AS s JOIN wanted USING (originator_id)"
+        "  ORDER BY s.originator_id, s.originator_version DESC)"
+        " SELECT originator_id, 0 AS part, originator_version, topic, state FROM snapshot"
         " UNION ALL"
-        " SELECT 1, originator_version, topic, state FROM {schema}.{events}"
-        " WHERE originator_id = %s AND originator_version > coalesce((SELECT originator_version FROM snapshot), 0)"
-        " ORDER BY part, originator_version"
+        " SELECT e.originator_id, 1, e.originator_version, e.topic, e.state"
+        "  FROM {schema}.{events} AS e JOIN wanted USING (originator_id)"
+        "  LEFT JOIN snapshot USING (originator_id)"
+        "  WHERE e.originator_version > coalesce(snapshot.originator_version, 0)"
+        " ORDER BY 1, 2, 3"
     ).format(schema=Identifier(schema), snapshots=Identifier(snapshots_table), events=Identifier(events_table))
 
 
@@ -330,24 +336,39 @@ class EventStore:
         A cached aggregate may be older than the store; the caller must have
         the commit check it (see heals.commands.cache).
         """
-        key = aggregate_class.key_for(domain_id)
-        if use_cache:
-            cached = self.cache.get(key)
-            if cached is not None:
-                return LoadedAggregate(cached.aggregate, cached=True, head_hash=cached.head_hash)
+        return self.load_many([(aggregate_class, domain_id)], use_cache=use_cache)[aggregate_class.key_for(domain_id)]
 
-        # One statement reads the latest snapshot and the events after it, so both come from one
-        # database snapshot in one round trip.
-        aggregate_uuid = aggregate_class.uuid_for(domain_id)
+    def load_many(
+        self, wanted: Sequence[tuple[type[HealsAggregate], str]], *, use_cache: bool = True
+    ) -> dict[str, LoadedAggregate | None]:
+        """Return aggregate key -> aggregate for (class, domain id) pairs; aggregates not cached are read in one query."""
+        loaded: dict[str, LoadedAggregate | None] = {}
+        missing: dict[Any, str] = {}
+        for aggregate_class, domain_id in wanted:
+            key = aggregate_class.key_for(domain_id)
+            if key in loaded:
+                continue
+            cached = self.cache.get(key) if use_cache else None
+            if cached is not None:
+                loaded[key] = LoadedAggregate(cached.aggregate, cached=True, head_hash=cached.head_hash)
+            else:
+                loaded[key] = None
+                missing[aggregate_class.uuid_for(domain_id)] = key
+        if not missing:
+            return loaded
+
         with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(self._load_statement, (aggregate_uuid, aggregate_uuid), prepare=True)
+            cursor.execute(self._load_statement, (list(missing),), prepare=True)
             rows = cursor.fetchall()
         mapper = self.application.mapper
-        aggregate = None
-        for _, version, topic, state in rows:
-            event = mapper.to_domain_event(StoredEvent(aggregate_uuid, version, topic, bytes(state)))
-            aggregate = event.mutate(aggregate)
-        return LoadedAggregate(aggregate) if aggregate is not None else None
+        aggregates: dict[Any, Any] = {}
+        for originator_id, _, version, topic, state in rows:
+            event = mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
+            aggregates[originator_id] = event.mutate(aggregates.get(originator_id))
+        for originator_id, aggregate in aggregates.items():
+            if aggregate is not None:
+                loaded[missing[originator_id]] = LoadedAggregate(aggregate)
+        return loaded
 
     def save(self, aggregates: Sequence[HealsAggregate], batch: WriteBatch) -> None:
         """Store the aggregates' pending events, the event log rows and the command rows in one transaction.
