@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from heals.errors import ConfigurationError
+from heals.settings import load_settings
 
 __all__ = ["WriteSettings", "load_write_settings"]
 
@@ -41,10 +41,4 @@ class WriteSettings(BaseSettings):
 
 def load_write_settings() -> WriteSettings:
     """Load and validate the write-side settings; raise ConfigurationError naming what to set."""
-    try:
-        return WriteSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HEALS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid settings: {problems}") from exc
+    return load_settings(WriteSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeVar
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from heals.errors import ConfigurationError
 
-__all__ = ["Settings", "get_settings", "REPO_ROOT"]
+__all__ = ["Settings", "get_settings", "load_settings", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,13 +110,22 @@ class Settings(BaseSettings):
         return self.redis_url or "redis://127.0.0.1:6379/0"
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Load and validate settings once; raise ConfigurationError naming what to set."""
+SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
+
+
+def load_settings(model: type[SettingsModel]) -> SettingsModel:
+    """Load and validate a settings model; raise ConfigurationError naming each variable to fix."""
     try:
-        return Settings()
+        return model()
     except ValidationError as exc:
+        prefix = model.model_config.get("env_prefix", "")
         problems = "; ".join(
-            f"HEALS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"{prefix}{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load and validate the kernel settings once."""
+    return load_settings(Settings)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from heals.errors import ConfigurationError
+from heals.settings import load_settings
 
 __all__ = ["ProjectionSettings", "get_projection_settings"]
 
@@ -51,10 +51,4 @@ class ProjectionSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_projection_settings() -> ProjectionSettings:
     """Load the projection settings once; raise ConfigurationError naming what to set."""
-    try:
-        return ProjectionSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HEALS_PROJECTIONS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid projection settings: {problems}") from exc
+    return load_settings(ProjectionSettings)

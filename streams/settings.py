@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from heals.errors import ConfigurationError
+from heals.settings import load_settings
 
 __all__ = ["StreamSettings", "get_stream_settings"]
 
@@ -31,10 +31,4 @@ class StreamSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_stream_settings() -> StreamSettings:
     """Load the stream settings once; raise ConfigurationError naming what to set."""
-    try:
-        return StreamSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HEALS_STREAMS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid stream settings: {problems}") from exc
+    return load_settings(StreamSettings)

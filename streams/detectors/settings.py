@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from heals.errors import ConfigurationError
-from heals.settings import get_settings
+from heals.settings import get_settings, load_settings
 
 __all__ = ["DetectorSettings", "get_detector_settings"]
 
@@ -56,10 +55,4 @@ class DetectorSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_detector_settings() -> DetectorSettings:
     """Load and validate detector settings once; raise ConfigurationError naming what to set."""
-    try:
-        return DetectorSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HEALS_DETECTORS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid detector settings: {problems}") from exc
+    return load_settings(DetectorSettings)
