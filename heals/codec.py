@@ -33,7 +33,7 @@ CONFLUENT_HEADER_SIZE = 5
 
 
 class SchemaRegistry(Protocol):
-    """What the codec needs from a Confluent-compatible schema registry client."""
+    """The calls the codec makes on a Confluent-compatible schema registry client."""
 
     def register_schema(self, subject_name: str, schema: Any) -> int: ...
 

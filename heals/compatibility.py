@@ -2,10 +2,9 @@
 
 For each commit that changed schemas/avro, the catalogue as it was then is
 compared with the catalogue now. Each event schema must be backward
-compatible (a new reader reads data an old writer wrote) and forward
-compatible (an old reader reads data a new writer writes), by the Avro
-specification's resolution rules as Apache's own `avro` package implements
-them.
+compatible: a new reader reads data an old writer wrote. It must also be
+forward compatible: an old reader reads data a new writer writes. Apache's
+own `avro` package decides both by the Avro specification's resolution rules.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def infra() -> None:
 
 @infra.command()
 def up() -> None:
-    """Start every service that has no URL configured and wait until each answers."""
+    """Start every service that has no URL configured and wait until each accepts connections."""
     settings = get_settings()
     for service in services(settings):
         if service.managed:
@@ -97,7 +97,7 @@ def up() -> None:
             click.echo(f"{service.name}: configured by {service.setting}, reachable at {service.host}:{service.port}")
         else:
             raise click.ClickException(
-                f"{service.name}: {service.setting} points at {service.host}:{service.port}, which does not answer"
+                f"{service.name}: {service.setting} points at {service.host}:{service.port}, which does not accept connections"
             )
 
 

@@ -74,7 +74,7 @@ def make_producer(settings: Settings, **overrides: Any) -> Producer:
 
 
 def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
-    """Create a consumer that commits offsets only when told to."""
+    """Create a consumer that commits offsets only when the caller commits them."""
     return Consumer(consumer_config(settings, group_id, **overrides))
 
 

@@ -1,8 +1,8 @@
 # Helpers shared by the local service scripts. Sourced, not run.
 #
 # Every script keeps its data, log and pid file under $HEALS_STATE_DIR/<service>,
-# so `down` stops only processes that `up` started and `status` knows where
-# the logs are.
+# so `down` stops only processes that `up` started and `status` can print
+# where the logs are.
 
 set -euo pipefail
 
