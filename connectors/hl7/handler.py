@@ -17,12 +17,13 @@ the reply is a batch of ACKs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from heals.commands.outcome import CommandExecutor
 from heals.connectors.hl7.ack import AckHeader, Outcome, build_ack, reply_code
@@ -64,6 +65,16 @@ class _Answer:
     ack: bytes
     code: str
     archive: Callable[[], None] = lambda: None
+
+
+@dataclass
+class _Prepared:
+    raw: bytes
+    message: Message
+    header: AckHeader
+    key: MessageKey
+    digest: bytes
+    mapped: MappedMessage
 
 
 class MessageHandler:
@@ -174,23 +185,8 @@ class MessageHandler:
         try:
             mapped = map_message(message, self.tenant_id, self.assigning_authority)
             self._execute(message, mapped)
-        except (MessageRejected, MessageInvalid) as exc:
-            outcome = Outcome.REJECTED if isinstance(exc, MessageRejected) else Outcome.ERROR
-            code = _message_code(message, outcome)
-            self._park(raw, exc, message.sending_facility, message.control_id)
-            logger.info("message %s acknowledged %s: HL7 error %s", message.control_id, code, exc.code)
-            return _Answer(build_ack(header, code, [exc.issue]), code)
-        except DomainError as exc:
-            code = _message_code(message, Outcome.ERROR)
-            issue = Issue(rule_error_code(exc), str(exc))
-            self._park(raw, exc, message.sending_facility, message.control_id)
-            logger.info("message %s acknowledged %s: %s", message.control_id, code, type(exc).__name__)
-            return _Answer(build_ack(header, code, [issue]), code)
-        except Exception as exc:  # the write side or Kafka failed; the sender should retry
-            code = _message_code(message, Outcome.REJECTED)
-            logger.exception("message %s could not be processed", message.control_id)
-            issue = Issue(ErrorCode.APPLICATION_INTERNAL_ERROR, f"internal error {type(exc).__name__}; resend later")
-            return _Answer(build_ack(header, code, [issue]), code)
+        except Exception as exc:  # every failure becomes an AR or AE below
+            return self._failure_answer(message, header, raw, exc)
 
         if self.after_commit is not None:
             self.after_commit()
@@ -198,6 +194,26 @@ class MessageHandler:
         ack = build_ack(header, code, mapped.warnings)
         stored = self.store.save(key, digest, ack, code)
         return _Answer(stored.ack, stored.ack_code)
+
+    def _failure_answer(self, message: Message, header: AckHeader, raw: bytes, exc: Exception) -> _Answer:
+        if isinstance(exc, (MessageRejected, MessageInvalid)):
+            outcome = Outcome.REJECTED if isinstance(exc, MessageRejected) else Outcome.ERROR
+            code = _message_code(message, outcome)
+            self._park(raw, exc, message.sending_facility, message.control_id)
+            logger.info("message %s acknowledged %s: HL7 error %s", message.control_id, code, exc.code)
+            return _Answer(build_ack(header, code, [exc.issue]), code)
+        if isinstance(exc, DomainError):
+            code = _message_code(message, Outcome.ERROR)
+            issue = Issue(rule_error_code(exc), str(exc))
+            self._park(raw, exc, message.sending_facility, message.control_id)
+            logger.info("message %s acknowledged %s: %s", message.control_id, code, type(exc).__name__)
+            return _Answer(build_ack(header, code, [issue]), code)
+
+        # The write side or Kafka failed, so the sender should retry.
+        code = _message_code(message, Outcome.REJECTED)
+        logger.error("message %s could not be processed", message.control_id, exc_info=exc)
+        issue = Issue(ErrorCode.APPLICATION_INTERNAL_ERROR, f"internal error {type(exc).__name__}; resend later")
+        return _Answer(build_ack(header, code, [issue]), code)
 
     def _execute(self, message: Message, mapped: MappedMessage) -> None:
         if mapped.commands:
@@ -220,6 +236,91 @@ class MessageHandler:
                 control_id=message.control_id,
                 correlation_id=f"{message.sending_application}|{message.sending_facility}|{message.control_id}",
             )
+
+    # -- frames pipelined on one connection ---------------------------------------
+
+    def handle_frames_deferred(self, raws: Sequence[bytes], peer: str) -> tuple[list[bytes], Callable[[], None]]:
+        """Process frames a sender sent on one connection without waiting; return their ACKs in order and one archive step.
+
+        When every frame is a new message that maps to write-side commands
+        only, the messages share one write-side transaction, one ACK store
+        look-up and one ACK store insert. Each message stays all or nothing:
+        a group that fails is executed again message by message, in order.
+        Every ACK is built after the commit, so none leaves before its events
+        are durable. Other frames are handled one by one, as by
+        handle_frame_deferred.
+        """
+        group = [self._prepare(raw) for raw in raws] if len(raws) > 1 else [None]
+        keys = [prepared.key for prepared in group if prepared is not None]
+        groupable = len(keys) == len(raws) and len(set(keys)) == len(keys) and not self.store.lookup_many(keys)
+        if not groupable:
+            # NOTE: one frame of another kind (a resend, a batch, a device report, an unreadable message)
+            # makes the whole read go one by one, which is correct but pays a transaction per message.
+            replies = [self.handle_frame_deferred(raw, peer) for raw in raws]
+            return [ack for ack, _ in replies], _run_in_order([archive for _, archive in replies])
+        answers = self._answer_group([prepared for prepared in group if prepared is not None], peer)
+        return [answer.ack for answer in answers], _run_in_order([answer.archive for answer in answers])
+
+    def _prepare(self, raw: bytes) -> _Prepared | None:
+        if is_envelope(raw):
+            return None
+        try:
+            message = parse_message(raw, self.sender_time_zone)
+            mapped = map_message(message, self.tenant_id, self.assigning_authority)
+        except Exception:  # answered again, and reported, by the one-by-one path
+            return None
+        if not mapped.commands or mapped.device_report is not None:
+            return None
+        key = MessageKey(self.tenant_id, message.sending_application, message.sending_facility, message.control_id)
+        return _Prepared(raw, message, _ack_header(message), key, hashlib.sha256(raw).digest(), mapped)
+
+    def _answer_group(self, group: list[_Prepared], peer: str) -> list[_Answer]:
+        failures = self._execute_group(group)
+
+        # Store the ACKs of the accepted messages in one statement.
+        accepted = []
+        for prepared, failure in zip(group, failures):
+            if failure is None:
+                if self.after_commit is not None:
+                    self.after_commit()
+                code = _message_code(prepared.message, Outcome.ACCEPTED)
+                accepted.append((prepared.key, prepared.digest, build_ack(prepared.header, code, prepared.mapped.warnings), code))
+        stored = iter(self.store.save_many(accepted))
+
+        answers = []
+        for prepared, failure in zip(group, failures):
+            if failure is None:
+                stored_ack = next(stored)
+                answer = _Answer(stored_ack.ack, stored_ack.ack_code)
+            else:
+                answer = self._failure_answer(prepared.message, prepared.header, prepared.raw, failure)
+            if self.before_ack is not None:
+                self.before_ack()
+            message = prepared.message
+            answer.archive = functools.partial(
+                self._archive, prepared.raw, answer, peer, message.sending_application, message.sending_facility,
+                message.control_id, message.message_type,
+            )
+            answers.append(answer)
+        logger.debug("%d pipelined messages acknowledged together", len(group))
+        return answers
+
+    def _execute_group(self, group: list[_Prepared]) -> list[Exception | None]:
+        execute_together = getattr(self.executor, "execute_together", None)
+        if execute_together is not None:
+            try:
+                execute_together([prepared.mapped.commands for prepared in group])
+                return [None] * len(group)
+            except Exception as exc:  # nothing was stored; each message is executed alone below
+                logger.debug("group of %d messages failed with %s; executing each alone", len(group), type(exc).__name__)
+        failures: list[Exception | None] = []
+        for prepared in group:
+            try:
+                self._execute(prepared.message, prepared.mapped)
+                failures.append(None)
+            except Exception as exc:  # answered AE or AR by _failure_answer
+                failures.append(exc)
+        return failures
 
     # -- batches ----------------------------------------------------------------
 
@@ -263,6 +364,13 @@ class MessageHandler:
                                control_id=control_id, message_type=message_type)
         except Exception:  # the events are durable already; losing the archive copy must not block the ACK
             logger.exception("could not archive message %s", control_id)
+
+
+def _run_in_order(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    def run() -> None:
+        for step in steps:
+            step()
+    return run
 
 
 def _message_code(message: Message, outcome: str) -> str:

@@ -1,4 +1,4 @@
-"""Records the HL7 listener writes to Kafka, each awaited until the broker has it.
+"""Records the HL7 listener writes to Kafka: readings awaited until the broker has them, the archive not awaited.
 
 | record | topic | key |
 | --- | --- | --- |
@@ -74,7 +74,14 @@ class KafkaWriter:
     def archive(self, *, message: bytes, ack: bytes | None, ack_code: str | None, peer: str,
                 sending_application: str | None, sending_facility: str | None, control_id: str | None,
                 message_type: str | None) -> None:
-        """Write one inbound message and its ACK to the raw archive topic."""
+        """Queue one inbound message and its ACK for the raw archive topic, without waiting for the broker.
+
+        The archive is a copy for audit, not the record of the events, so no
+        ACK waits for it. A failed delivery is logged with the control id.
+        NOTE: a crash before the producer delivers loses the copy, as the
+        listener did before when it crashed between the ACK and the archive;
+        ``producer.flush`` on a clean stop delivers what is queued.
+        """
         value = {
             "received_at": utc_now(),
             "peer": peer,
@@ -87,7 +94,15 @@ class KafkaWriter:
             "message_type": message_type,
         }
         key = f"{sending_facility or ''}|{control_id or ''}".encode("utf-8")
-        self._deliver(self.raw_topic, [(key, self.codec.encode("InboundMessageReceived", value, self.raw_topic))])
+
+        def delivered(error: KafkaError | None, _message: Any) -> None:
+            if error is not None:
+                logger.error("archive record of message %s was not delivered to %s: %s", control_id, self.raw_topic, error)
+
+        self.producer.produce(self.raw_topic, key=key, value=self.codec.encode("InboundMessageReceived", value, self.raw_topic),
+                              on_delivery=delivered)
+        # Serve delivery callbacks that are due, without blocking.
+        self.producer.poll(0)
 
     def readings(self, readings: Sequence[DeviceReading], *, source_system: str, message_type: str,
                  control_id: str, correlation_id: str) -> list[str]:

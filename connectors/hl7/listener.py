@@ -1,9 +1,11 @@
 """The asyncio MLLP listener: many connections, many messages per connection, one ACK each.
 
-Each connection reads bytes into a FrameDecoder and hands complete frames to
-the MessageHandler in a worker thread, one at a time, so ACKs leave in the
-order messages arrived. A frame over the size limit gets an AR and the
-connection keeps serving; a connection silent for the idle timeout is closed.
+Each connection reads bytes into a FrameDecoder and hands the complete frames
+of each read to the MessageHandler in a worker thread, so ACKs leave in the
+order messages arrived. Several frames in one read come from a sender that
+pipelines, and the handler answers them as one group. A frame over the size
+limit gets an AR and the connection keeps serving; a connection silent for
+the idle timeout is closed.
 """
 
 from __future__ import annotations
@@ -88,11 +90,14 @@ class MllpListener:
                     writer.write(frame(ack))
                     await writer.drain()
                     continue
-                for message in messages:
-                    ack, archive = await loop.run_in_executor(self.pool, self._answer, message, peer)
-                    writer.write(frame(ack))
-                    await writer.drain()
-                    await loop.run_in_executor(self.pool, archive)
+                if not messages:
+                    continue
+                # Frames that arrived together were sent without waiting for ACKs: answer them as one group.
+                acks, archive = await loop.run_in_executor(self.pool, self._answer, messages, peer)
+                writer.write(b"".join(frame(ack) for ack in acks))
+                await writer.drain()
+                # Archiving only queues records for the producer, so it does not block the loop.
+                archive()
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             logger.info("connection from %s ended: %s", peer, type(exc).__name__)
         finally:
@@ -103,9 +108,12 @@ class MllpListener:
             except ConnectionError:
                 pass
 
-    def _answer(self, message: bytes, peer: str) -> tuple[bytes, Callable[[], None]]:
+    def _answer(self, messages: list[bytes], peer: str) -> tuple[list[bytes], Callable[[], None]]:
         try:
-            return self.handler.handle_frame_deferred(message, peer)
+            if len(messages) == 1:
+                ack, archive = self.handler.handle_frame_deferred(messages[0], peer)
+                return [ack], archive
+            return self.handler.handle_frames_deferred(messages, peer)
         except Exception as exc:  # every frame gets a reply, and the connection keeps serving
-            logger.exception("frame from %s could not be handled", peer)
-            return self.handler.reject_frame(message[:4096], exc, peer), lambda: None
+            logger.exception("%d frames from %s could not be handled", len(messages), peer)
+            return [self.handler.reject_frame(message[:4096], exc, peer) for message in messages], lambda: None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Sequence
 
 import psycopg
 from psycopg import sql
@@ -89,6 +90,36 @@ class AckStore:
         stored = self.lookup(key)
         return stored if stored is not None else StoredAck(digest, ack, ack_code)
 
+    def lookup_many(self, keys: Sequence[MessageKey]) -> dict[MessageKey, StoredAck]:
+        """Return the stored ACKs of those message keys that have one, in one query."""
+        if not keys:
+            return {}
+        statement = sql.SQL(
+            "SELECT tenant_id, sending_application, sending_facility, control_id, payload_sha256, ack, ack_code FROM {}"
+            " WHERE (tenant_id, sending_application, sending_facility, control_id) IN (SELECT * FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[]))"
+        ).format(self.table)
+        with self.pool.connection() as connection:
+            rows = connection.execute(statement, _columns(keys)).fetchall()
+        return {MessageKey(*row[:4]): StoredAck(bytes(row[4]), bytes(row[5]), row[6]) for row in rows}
+
+    def save_many(self, entries: Sequence[tuple[MessageKey, bytes, bytes, str]]) -> list[StoredAck]:
+        """Store (key, digest, ACK, ACK code) entries in one statement; return the ACK stored now for each entry."""
+        if not entries:
+            return []
+        statement = sql.SQL(
+            "INSERT INTO {} (tenant_id, sending_application, sending_facility, control_id, payload_sha256, ack, ack_code)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[], %s::bytea[], %s::text[])"
+            " ON CONFLICT DO NOTHING RETURNING tenant_id, sending_application, sending_facility, control_id"
+        ).format(self.table)
+        keys = [entry[0] for entry in entries]
+        params = (*_columns(keys), [e[1] for e in entries], [e[2] for e in entries], [e[3] for e in entries])
+        with self.pool.connection() as connection:
+            inserted = {MessageKey(*row) for row in connection.execute(statement, params).fetchall()}
+        # A key not inserted was stored by a concurrent connection first, so its stored ACK wins.
+        earlier = self.lookup_many([key for key in keys if key not in inserted])
+        return [earlier.get(key, StoredAck(digest, ack, code)) for key, digest, ack, code in entries]
+
     def drop(self) -> None:
         """Drop the table; for tests that made their own."""
         with self.pool.connection() as connection:
@@ -97,6 +128,11 @@ class AckStore:
     def close(self) -> None:
         """Close the connection pool."""
         self.pool.close()
+
+
+def _columns(keys: Sequence[MessageKey]) -> tuple[list[str], list[str], list[str], list[str]]:
+    return ([k.tenant_id for k in keys], [k.sending_application for k in keys], [k.sending_facility for k in keys],
+            [k.control_id for k in keys])
 
 
 def _params(key: MessageKey) -> tuple[str, str, str, str]:
