@@ -7,7 +7,14 @@ every message is a PCD-01 report whose three readings go straight to Kafka. The 
 free loopback port, with its own event store schema, ACK table and topics,
 all removed at the end.
 
+By default the sender waits for each ACK before it sends the next message.
+With --window N it pipelines: up to N messages are in flight on the
+connection, and the listener may answer the frames it reads together in
+one write-side transaction. The fixed-rate run then uses one connection,
+with a sender thread that does not wait and a thread that reads the ACKs.
+
     .venv/bin/python bench/hl7_mllp.py --messages 2000 --rate 200 --seconds 20
+    .venv/bin/python bench/hl7_mllp.py --messages 5000 --window 50 --rate 200 --seconds 20
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import asyncio
+import collections
 import statistics
 import threading
 import time
@@ -24,7 +32,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from heals.commands.service import CommandService
 from heals.connectors.hl7.app import build_listener
-from heals.connectors.hl7.client import MllpClient
+from heals.connectors.hl7.client import MllpClient, read_ack
+from heals.connectors.hl7.mllp import frame
 from heals.connectors.hl7.settings import ListenerSettings
 from heals.kafka import client_config
 from heals.settings import Settings
@@ -91,12 +100,56 @@ def paced_latencies(port: int, build, run: str, rate: float, seconds: float, con
     return latencies, len(latencies) / (time.perf_counter() - started)
 
 
+def pipelined_throughput(client: MllpClient, build, run: str, messages: int, window: int) -> float:
+    """Send messages keeping up to ``window`` in flight; return the elapsed seconds. Every ACK must accept."""
+    sent = 0
+    started = time.perf_counter()
+    while sent < min(window, messages):
+        client.socket.sendall(frame(build(run, sent)))
+        sent += 1
+    for _ in range(messages):
+        ack = read_ack(client.receive())
+        if ack.code not in ("AA", "CA"):
+            raise SystemExit(f"message {ack.control_id} was answered {ack.code}: {ack.text}")
+        if sent < messages:
+            client.socket.sendall(frame(build(run, sent)))
+            sent += 1
+    return time.perf_counter() - started
+
+
+def pipelined_latencies(port: int, build, run: str, rate: float, seconds: float) -> tuple[list[float], float]:
+    """Send at a fixed rate on one connection without waiting for ACKs; return ACK latencies in ms and the rate achieved."""
+    count = int(rate * seconds)
+    sent_at: collections.deque[float] = collections.deque()
+    latencies: list[float] = []
+    with MllpClient("127.0.0.1", port) as client:
+        def read_acks() -> None:
+            for _ in range(count):
+                client.receive()
+                latencies.append((time.perf_counter() - sent_at.popleft()) * 1000)
+
+        reader = threading.Thread(target=read_acks)
+        reader.start()
+        started = time.perf_counter()
+        for number in range(count):
+            delay = started + number / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            # The ACK reader pops this time, so it is appended before the frame leaves.
+            sent_at.append(time.perf_counter())
+            client.socket.sendall(frame(build(f"{run}p", number)))
+        reader.join()
+    return latencies, count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000, help="Messages sent back to back for the throughput figure.")
     parser.add_argument("--rate", type=float, default=200.0, help="Messages per second for the latency figure.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Duration of the fixed-rate run, in seconds.")
     parser.add_argument("--connections", type=int, default=4, help="Connections that share the fixed rate.")
+    parser.add_argument("--window", type=int, default=1,
+                        help="Messages in flight on one connection; above 1 the sender pipelines without waiting for ACKs.")
     parser.add_argument("--kind", choices=sorted(MESSAGES), default="adt",
                         help="adt: ADT^A04 through the write side; device: PCD-01 readings straight to Kafka.")
     args = parser.parse_args()
@@ -126,16 +179,24 @@ def main() -> None:
             for number in range(50):
                 client.send(build(f"{run}w", number))
 
-            started = time.perf_counter()
-            for number in range(args.messages):
-                client.send(build(run, number))
-            elapsed = time.perf_counter() - started
-            print(f"throughput, one connection: {args.messages / elapsed:.0f} messages/s "
+            if args.window > 1:
+                elapsed = pipelined_throughput(client, build, run, args.messages, args.window)
+            else:
+                started = time.perf_counter()
+                for number in range(args.messages):
+                    client.send(build(run, number))
+                elapsed = time.perf_counter() - started
+            print(f"throughput, one connection, window {args.window}: {args.messages / elapsed:.0f} messages/s "
                   f"({args.messages} messages in {elapsed:.2f} s)")
 
-        latencies, achieved = paced_latencies(parts.listener.port, build, run, args.rate, args.seconds, args.connections)
+        if args.window > 1:
+            latencies, achieved = pipelined_latencies(parts.listener.port, build, run, args.rate, args.seconds)
+            senders = "pipelined on 1 connection"
+        else:
+            latencies, achieved = paced_latencies(parts.listener.port, build, run, args.rate, args.seconds, args.connections)
+            senders = f"over {args.connections} connections, each waiting for its ACK"
         count = len(latencies)
-        print(f"ACK latency at {args.rate:.0f} messages/s offered over {args.connections} connections "
+        print(f"ACK latency at {args.rate:.0f} messages/s offered {senders} "
               f"(achieved {achieved:.0f}/s, {count} messages): p50 {statistics.median(latencies):.1f} ms, "
               f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
     finally:

@@ -33,7 +33,10 @@ class CachedAggregate:
 
 
 class AggregateCache:
-    """Least recently used aggregates by aggregate key; thread-safe; ``max_size`` 0 disables it."""
+    """The ``max_size`` most recently used aggregates by aggregate key, safe to share between threads.
+
+    A ``max_size`` of 0 turns the cache off.
+    """
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
