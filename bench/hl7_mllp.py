@@ -9,7 +9,7 @@ all removed at the end.
 
 By default the sender waits for each ACK before it sends the next message.
 With --window N it pipelines: up to N messages are in flight on the
-connection, and the listener may answer the frames it reads together in
+connection, and the listener may commit the frames it reads together in
 one write-side transaction. The fixed-rate run then uses one connection,
 with a sender thread that does not wait and a thread that reads the ACKs.
 
@@ -110,7 +110,7 @@ def pipelined_throughput(client: MllpClient, build, run: str, messages: int, win
     for _ in range(messages):
         ack = read_ack(client.receive())
         if ack.code not in ("AA", "CA"):
-            raise SystemExit(f"message {ack.control_id} was answered {ack.code}: {ack.text}")
+            raise SystemExit(f"message {ack.control_id} got {ack.code} instead of AA: {ack.text}")
         if sent < messages:
             client.socket.sendall(frame(build(run, sent)))
             sent += 1

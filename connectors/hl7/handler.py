@@ -8,11 +8,12 @@ The steps for one message, in order:
 3. Map to commands and device readings; a broken rule gets AE (CE).
 4. Execute the commands (the write side returns after PostgreSQL committed)
    and write readings to Kafka (returns after the broker acknowledged).
-5. Store the ACK of an accepted message and send the ACK; then archive the
-   message and its ACK before the connection's next frame is read.
+5. Store the ACK of an accepted message and send the ACK; then queue the
+   message and its ACK for the archive topic without waiting for Kafka.
 
 Batches and files are split first; each message goes through these steps and
-the reply is a batch of ACKs.
+the reply is a batch of ACKs. Frames a sender pipelined on one connection
+share steps 2, 4 and 5 (see handle_frames_deferred).
 """
 
 from __future__ import annotations
@@ -116,9 +117,8 @@ class MessageHandler:
     def handle_frame_deferred(self, raw: bytes, peer: str) -> tuple[bytes, Callable[[], None]]:
         """Process one frame's content; return the ACK and the archive step to run after sending it.
 
-        The events are durable when this returns. The archive step runs after
-        the ACK leaves, so one Kafka round trip stays out of the ACK latency.
-        The caller runs it before it reads the connection's next frame.
+        The events are durable when this returns. The archive step only
+        queues a record for Kafka, and the caller runs it after the ACK leaves.
         """
         if is_envelope(raw):
             return self._handle_envelope(raw, peer), lambda: None
@@ -267,7 +267,7 @@ class MessageHandler:
         try:
             message = parse_message(raw, self.sender_time_zone)
             mapped = map_message(message, self.tenant_id, self.assigning_authority)
-        except Exception:  # answered again, and reported, by the one-by-one path
+        except Exception:  # the one-by-one path handles the message again and reports the failure
             return None
         if not mapped.commands or mapped.device_report is not None:
             return None

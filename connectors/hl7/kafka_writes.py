@@ -78,9 +78,9 @@ class KafkaWriter:
 
         The archive is a copy for audit, not the record of the events, so no
         ACK waits for it. A failed delivery is logged with the control id.
-        NOTE: a crash before the producer delivers loses the copy, as the
-        listener did before when it crashed between the ACK and the archive;
-        ``producer.flush`` on a clean stop delivers what is queued.
+        NOTE: a crash before the producer delivers the record loses the copy,
+        as a crash between the ACK and the archive did before. A clean stop
+        calls ``producer.flush``, which delivers what is queued.
         """
         value = {
             "received_at": utc_now(),

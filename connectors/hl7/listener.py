@@ -3,7 +3,7 @@
 Each connection reads bytes into a FrameDecoder and hands the complete frames
 of each read to the MessageHandler in a worker thread, so ACKs leave in the
 order messages arrived. Several frames in one read come from a sender that
-pipelines, and the handler answers them as one group. A frame over the size
+pipelines, and the handler acknowledges them as one group. A frame over the size
 limit gets an AR and the connection keeps serving; a connection silent for
 the idle timeout is closed.
 """
@@ -92,7 +92,7 @@ class MllpListener:
                     continue
                 if not messages:
                     continue
-                # Frames that arrived together were sent without waiting for ACKs: answer them as one group.
+                # Frames that arrived together were sent without waiting for ACKs, so they are handled as one group.
                 acks, archive = await loop.run_in_executor(self.pool, self._answer, messages, peer)
                 writer.write(b"".join(frame(ack) for ack in acks))
                 await writer.drain()
