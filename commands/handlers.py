@@ -47,12 +47,12 @@ class UnitOfWork:
 
     def prefetch(self, commands: Sequence[models.Command]) -> None:
         """Load the aggregates the commands name in one query, so handlers do not read them one by one."""
-        wanted = [
+        named = [
             (aggregate_class, domain_id) for command in commands for aggregate_class, domain_id in _named_aggregates(command)
             if aggregate_class.key_for(domain_id) not in self.aggregates
         ]
-        if wanted:
-            for key, loaded in self.store.load_many(wanted, use_cache=self.use_cache).items():
+        if named:
+            for key, loaded in self.store.load_many(named, use_cache=self.use_cache).items():
                 self._keep(key, loaded)
 
     def _keep(self, key: str, loaded: LoadedAggregate | None) -> None:

@@ -331,7 +331,7 @@ class EventStore:
         return loaded.aggregate if loaded is not None else None  # type: ignore[return-value]
 
     def load(self, aggregate_class: type[HealsAggregate], domain_id: str, *, use_cache: bool = True) -> LoadedAggregate | None:
-        """Return the aggregate with a domain id, from the cache when it holds it, or None when it has no events.
+        """Return the aggregate with a domain id, from the cache if it is there, or None when it has no events.
 
         A cached aggregate may be older than the store; the caller must have
         the commit check it (see heals.commands.cache).
@@ -376,7 +376,7 @@ class EventStore:
         Concurrent saves may share that transaction (see heals.commands.group_commit).
         Raises StoreConflict when a concurrent transaction took an aggregate
         version or a command id first, or changed an aggregate in
-        ``batch.read_versions``; then nothing of this save is stored.
+        ``batch.read_versions``. Nothing of this save is stored then.
         """
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         try:

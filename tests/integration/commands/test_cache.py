@@ -38,7 +38,7 @@ def test_stale_cache_write_conflicts_then_retries(service, other_process, settin
     other_process.execute(command(models.TransferPatient, patient_id="P1", to_location=models.Location(ward="B")))
     transfer = command(models.TransferPatient, patient_id="P1", to_location=models.Location(ward="C"))
 
-    # The cache still holds version 2, so the write collides with version 3 and is reported.
+    # The cache still contains version 2, so the write collides with version 3 and is reported.
     with pytest.raises(ConcurrencyConflict) as caught:
         service.execute(transfer)
 
