@@ -120,7 +120,8 @@ def load_settings(model: type[SettingsModel]) -> SettingsModel:
     except ValidationError as exc:
         prefix = model.model_config.get("env_prefix", "")
         problems = "; ".join(
-            f"{prefix}{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            (f"{prefix}{'_'.join(str(part) for part in err['loc']).upper()}: " if err["loc"] else "") + err["msg"]
+            for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc
 

@@ -15,11 +15,11 @@ from heals.infra import reachable
 from heals.registry import make_codec
 from heals.run.hospital_day import DETERIORATING_PATIENT, hospital_day, new_run_tag
 from heals.run.report import (
-    AckSummary, consumer_group_lag, partition_ends, print_report, read_dead_letters, topic_offsets,
+    AckSummary, consumer_group_lag, partition_ends, print_report, read_dead_letters, topic_ends,
 )
 from heals.streams.settings import get_stream_settings
 from heals.topics import ADT, ALERTS, CHARGES, ORDERS, READINGS, RESULTS
-from heals.run.up_command import prepare_services, start_components
+from heals.run.up_command import prepare_services, start_components, supervise_until_signal
 from heals.settings import Settings, get_settings
 
 __all__ = ["demo"]
@@ -82,7 +82,8 @@ def _messages(input_dir: tuple[Path, ...]) -> tuple[list[tuple[str, bytes]], str
 @click.option("--input", "input_dir", type=click.Path(exists=True, path_type=Path), multiple=True,
               help="Send these HL7 files or folders instead of the built-in hospital day.")
 @click.option("--no-infra", is_flag=True, help="Do not start Kafka, PostgreSQL and Redis: they are external.")
-@click.option("--keep-running", is_flag=True, help="Leave the components running after the report.")
+@click.option("--keep-running", is_flag=True,
+              help="Keep the components running after the report, until Ctrl-C or SIGTERM.")
 def demo(input_dir: tuple[Path, ...], no_infra: bool, keep_running: bool) -> None:
     """Run HEALS on a realistic hospital day and print what it made of it."""
     settings = get_settings()
@@ -100,7 +101,7 @@ def demo(input_dir: tuple[Path, ...], no_infra: bool, keep_running: bool) -> Non
 
     try:
         messages, run_tag = _messages(input_dir)
-        events_before = topic_offsets(settings)
+        events_before = topic_ends(settings)
         dead_letters_from = partition_ends(settings, DEAD_LETTER_TOPIC)
         acks = _send(settings, messages)
         if input_dir:
@@ -112,7 +113,11 @@ def demo(input_dir: tuple[Path, ...], no_infra: bool, keep_running: bool) -> Non
         _wait_for_stream_worker(settings)
         dead_letters = read_dead_letters(settings, make_codec(settings), DEAD_LETTER_TOPIC, dead_letters_from)
         print_report(settings, acks, events_before, dead_letters, run_tag, DETERIORATING_PATIENT)
+        if supervisor is not None and keep_running:
+            click.echo("\nThe components keep running for you to explore; Ctrl-C stops them.")
+            supervise_until_signal(supervisor)
     finally:
-        if supervisor is not None and not keep_running:
-            click.echo("\nStopping the components (use --keep-running to keep them).")
+        if supervisor is not None:
+            if not keep_running:
+                click.echo("\nStopping the components (use --keep-running to keep them).")
             supervisor.stop()

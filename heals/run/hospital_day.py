@@ -281,7 +281,7 @@ def hospital_day(day: dt.date, run_tag: str = "HD") -> list[DemoMessage]:
     # Afternoon: charges for the lab panels, two transfers, three discharges.
     for index, patient in enumerate(run_patients[:6]):
         messages.append(_charge(clock, patient, visits[patient[0]], ("80053", "Comprehensive metabolic panel"), "42.50", clock.at(12, index)))
-    messages.append(_adt(clock, "A02", patients[f"{run_tag}0002"], _pv1("I", "ICU", "301", 4, visits[f"{run_tag}0002"], "SURG-B^201^1"), clock.at(13, 0)))
+    messages.append(_adt(clock, "A02", patients[f"{run_tag}0002"], _pv1("I", "ICU", "301", 5, visits[f"{run_tag}0002"], "SURG-B^201^1"), clock.at(13, 0)))
     messages.append(_adt(clock, "A02", patients[f"{run_tag}0007"], _pv1("I", "SURG-B", "202", 1, visits[f"{run_tag}0007"], "MED-A^101^3"), clock.at(13, 20)))
     for mrn in (f"{run_tag}0006", f"{run_tag}0009", f"{run_tag}0011"):
         index = int(mrn[-4:]) - 1

@@ -17,7 +17,9 @@ from heals.kafka import client_config, make_consumer
 from heals.settings import Settings
 from heals.topics import topic_catalogue
 
-__all__ = ["AckSummary", "topic_offsets", "print_report", "read_dead_letters"]
+__all__ = [
+    "AckSummary", "consumer_group_lag", "partition_ends", "print_report", "read_dead_letters", "records_since", "topic_ends",
+]
 
 
 @dataclass
@@ -33,33 +35,31 @@ class AckSummary:
         return [outcome for outcome in self.outcomes if outcome[1] not in ("AA", "CA")]
 
 
-def topic_offsets(settings: Settings) -> dict[str, int]:
-    """Return the sum of high-water marks per topic: the number of records ever written."""
-    consumer = Consumer({**client_config(settings), "group.id": f"heals-demo-{uuid.uuid4().hex}"})
-    try:
-        metadata = consumer.list_topics(timeout=15)
-        totals = {}
-        for topic in topic_catalogue(settings):
-            if topic.name not in metadata.topics:
-                continue
-            partitions = metadata.topics[topic.name].partitions
-            totals[topic.name] = sum(
-                consumer.get_watermark_offsets(TopicPartition(topic.name, p), timeout=10)[1] for p in partitions
-            )
-        return totals
-    finally:
-        consumer.close()
+def topic_ends(settings: Settings) -> dict[str, dict[int, int]]:
+    """Return the high-water mark of each partition of every catalogue topic."""
+    return {topic.name: partition_ends(settings, topic.name) for topic in topic_catalogue(settings)}
 
 
-def read_dead_letters(settings: Settings, codec: Codec, topic: str, since: dict[int, int]) -> list[dict[str, Any]]:
-    """Return the dead letters written to a topic after the given per-partition offsets."""
+def records_since(settings: Settings, topic: str, since: dict[int, int]) -> list[tuple[int, int, bytes]]:
+    """Return (partition, offset, value) of each committed record written after the given offsets.
+
+    Offsets cannot be subtracted to count records: each Kafka transaction's
+    commit marker takes an offset too, so the records are read.
+    """
     consumer = make_consumer(settings, f"heals-demo-{uuid.uuid4().hex}", **{"enable.partition.eof": True})
     try:
-        partitions = consumer.list_topics(topic, timeout=15).topics[topic].partitions
-        assignments = [TopicPartition(topic, p, since.get(p, 0)) for p in partitions]
-        consumer.assign(assignments)
-        remaining = {p for p in partitions if consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] > since.get(p, 0)}
-        letters = []
+        metadata = consumer.list_topics(topic, timeout=15)
+        if topic not in metadata.topics:
+            return []
+        partitions = metadata.topics[topic].partitions
+        remaining = {
+            p for p in partitions
+            if consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] > since.get(p, 0)
+        }
+        if not remaining:
+            return []
+        consumer.assign([TopicPartition(topic, p, since.get(p, 0)) for p in remaining])
+        records = []
         while remaining:
             message = consumer.poll(5)
             if message is None:
@@ -67,10 +67,18 @@ def read_dead_letters(settings: Settings, codec: Codec, topic: str, since: dict[
             if message.error():
                 remaining.discard(message.partition())
                 continue
-            letters.append(codec.decode(message.value(), topic=topic, partition=message.partition(), offset=message.offset()).value)
-        return letters
+            records.append((message.partition(), message.offset(), message.value()))
+        return records
     finally:
         consumer.close()
+
+
+def read_dead_letters(settings: Settings, codec: Codec, topic: str, since: dict[int, int]) -> list[dict[str, Any]]:
+    """Return the dead letters written to a topic after the given per-partition offsets."""
+    return [
+        codec.decode(value, topic=topic, partition=partition, offset=offset).value
+        for partition, offset, value in records_since(settings, topic, since)
+    ]
 
 
 def partition_ends(settings: Settings, topic: str) -> dict[int, int]:
@@ -111,18 +119,36 @@ def _items(body: Any) -> list[Any]:
 MAX_ROWS = 20
 
 
-def _echo_rows(body: Any, render: Callable[[dict[str, Any]], str], keep: Callable[[dict[str, Any]], bool]) -> None:
+def _needs_attention(alert: dict[str, Any]) -> bool:
+    # An early-warning record in the low band, or still incomplete, is a
+    # score worth keeping but not something a ward is called about.
+    if alert.get("kind") != "EarlyWarningScoreChanged":
+        return True
+    summary = alert.get("summary") or {}
+    return summary.get("state") != "incomplete" and summary.get("clinical_risk") not in (None, "low")
+
+
+def _echo_rows(
+    body: Any,
+    render: Callable[[dict[str, Any]], str],
+    keep: Callable[[dict[str, Any]], bool],
+    show: Callable[[dict[str, Any]], bool] = lambda row: True,
+    hidden: str = "",
+) -> None:
     if isinstance(body, dict) and "error" in body:
         click.echo(f"  {body['error']}")
         return
     rows = _items(body)
     kept = [row for row in rows if keep(row)]
-    if not kept:
+    shown = [row for row in kept if show(row)]
+    if not shown:
         click.echo("  none")
-    for row in kept[:MAX_ROWS]:
+    for row in shown[:MAX_ROWS]:
         click.echo(f"  {render(row)}")
-    if len(kept) > MAX_ROWS:
-        click.echo(f"  ({len(kept) - MAX_ROWS} more)")
+    if len(shown) > MAX_ROWS:
+        click.echo(f"  ({len(shown) - MAX_ROWS} more)")
+    if len(shown) < len(kept):
+        click.echo(f"  ({len(kept) - len(shown)} {hidden} not shown)")
     if len(kept) < len(rows):
         click.echo(f"  ({len(rows) - len(kept)} more from earlier runs)")
 
@@ -151,7 +177,7 @@ def consumer_group_lag(settings: Settings, group_id: str, topics: list[str]) -> 
 def print_report(
     settings: Settings,
     acks: AckSummary,
-    events_before: dict[str, int],
+    events_before: dict[str, dict[int, int]],
     dead_letters: list[dict[str, Any]],
     run_tag: str | None,
     patient_number: str,
@@ -173,11 +199,10 @@ def print_report(
             click.echo(f"  {code} {name}: {text}")
 
     _section("Events written per topic during the demo")
-    after = topic_offsets(settings)
-    for topic, total in sorted(after.items()):
-        delta = total - events_before.get(topic, 0)
-        if delta:
-            click.echo(f"  {topic:28} {delta}")
+    for topic, before in sorted(events_before.items()):
+        count = len(records_since(settings, topic, before))
+        if count:
+            click.echo(f"  {topic:28} {count}")
 
     with httpx.Client(base_url=base, timeout=10) as client:
         _section("Census")
@@ -193,7 +218,8 @@ def print_report(
                 click.echo(f"  {line}")
 
         _section("Open alerts")
-        _echo_rows(_get(client, "/alerts", status="open", limit=500), alert_line, ours)
+        _echo_rows(_get(client, "/alerts", status="open", limit=500), alert_line, ours, show=_needs_attention,
+                   hidden="low-risk or incomplete early-warning scores")
 
     _section("Dead letters")
     if not dead_letters:

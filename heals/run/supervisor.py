@@ -93,8 +93,24 @@ class Supervisor:
                 return True
         return running.ready.is_set()
 
+    def ports_in_use(self) -> list[str]:
+        """Return a description of each component port that something already listens on."""
+        return [
+            f"{c.name} port {c.ready_port}" for c in self.components if c.ready_port is not None and _port_open(c.ready_port)
+        ]
+
     def start_all(self, ready_timeout: float = 120.0) -> bool:
-        """Start every component in order, waiting for each to be ready; return True when all are."""
+        """Start every component in order, waiting for each to be ready; return True when all are.
+
+        Nothing starts when a component's port is already taken, because a
+        readiness check by port would then see the other process.
+        """
+        taken = self.ports_in_use()
+        if taken:
+            self.say("heals", f"cannot start: {', '.join(taken)} already in use by another process; "
+                              "stop it (an earlier `heals up` or `heals demo --keep-running`?) or change "
+                              "HEALS_HTTP_PORT / HEALS_MLLP_PORT")
+            return False
         for component in self.components:
             running = self._spawn(component)
             if self._wait_ready(running, ready_timeout):

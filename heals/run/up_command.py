@@ -13,7 +13,7 @@ from heals.run.components import components
 from heals.run.supervisor import Supervisor
 from heals.settings import get_settings
 
-__all__ = ["up", "prepare_services", "start_components"]
+__all__ = ["up", "prepare_services", "start_components", "supervise_until_signal"]
 
 
 def prepare_services(no_infra: bool) -> None:
@@ -21,7 +21,7 @@ def prepare_services(no_infra: bool) -> None:
     heals = [sys.executable, "-m", "heals"]
     if not no_infra and subprocess.run([*heals, "infra", "up"]).returncode != 0:
         raise click.ClickException("the local services did not start; see the messages above")
-    if subprocess.run([*heals, "topics", "apply"]).returncode != 0:
+    if subprocess.run([*heals, "--log-level", "WARNING", "topics", "apply"]).returncode != 0:
         raise click.ClickException("creating the Kafka topics failed; see the messages above")
 
 
@@ -45,11 +45,16 @@ def up(no_infra: bool, ready_timeout: float) -> None:
     supervisor.say("heals", f"all components ready: API http://{settings.http_host}:{settings.http_port}/docs, "
                             f"MLLP {settings.mllp_host}:{settings.mllp_port}; Ctrl-C stops them")
 
+    supervise_until_signal(supervisor)
+    supervisor.say("heals", "stopping")
+    supervisor.stop()
+
+
+def supervise_until_signal(supervisor: Supervisor) -> None:
+    """Restart components that die until SIGINT or SIGTERM arrives; the caller then stops them."""
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop_requested.set())
     watcher = threading.Thread(target=supervisor.watch, daemon=True, name="watch")
     watcher.start()
     stop_requested.wait()
-    supervisor.say("heals", "stopping")
-    supervisor.stop()

@@ -17,6 +17,10 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The broker jars come from Maven Central once; fetching them here lets the
+# services start later on a machine without registry access.
+bash infra/local/kafka.sh resolve
+
 if [[ ! -x .venv/bin/python ]]; then
     echo "install: creating .venv"
     python3 -m venv .venv

@@ -2,7 +2,7 @@
 # Start, stop or report a single-node Apache Kafka broker in KRaft mode on
 # 127.0.0.1:9092 (controller on 9093), from jars resolved from Maven Central.
 #
-# Usage: kafka.sh up | down | status
+# Usage: kafka.sh up | down | status | resolve (fetch the jars only)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_VERSION="4.0.1"   # Pinned: 4.0.x works with aiokafka 0.14 and confluent-kafka 2.6+.
@@ -93,5 +93,6 @@ case "${1:-}" in
     up) up ;;
     down) stop_pidfile "$PIDFILE" kafka ;;
     status) status ;;
-    *) fail "usage: $0 up | down | status" ;;
+    resolve) resolve_jars ;;
+    *) fail "usage: $0 up | down | status | resolve" ;;
 esac

@@ -62,3 +62,21 @@ def test_component_that_never_becomes_ready_fails_start():
     assert not supervisor.start_all(ready_timeout=10)
     supervisor.stop()
     assert "api failed to start: exited with code 1" in out.getvalue()
+
+
+def test_taken_port_stops_start():
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        out = io.StringIO()
+        component = Component("api", (sys.executable, "-c", SLEEPER), ready_port=port)
+        supervisor = Supervisor([component], out=out)
+
+        started = supervisor.start_all(ready_timeout=10)
+
+    assert not started
+    assert supervisor.running == {}
+    assert f"api port {port} already in use" in out.getvalue()
