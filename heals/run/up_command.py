@@ -17,7 +17,7 @@ __all__ = ["up", "prepare_services", "start_components", "supervise_until_signal
 
 
 def prepare_services(no_infra: bool) -> None:
-    """Start the local services unless no_infra says they are external, then create missing topics."""
+    """Start the local services (unless no_infra marks them external), then create missing topics."""
     heals = [sys.executable, "-m", "heals"]
     if not no_infra and subprocess.run([*heals, "infra", "up"]).returncode != 0:
         raise click.ClickException("the local services did not start; see the messages above")
