@@ -3,7 +3,7 @@
 commands/, streams/, projections/ and connectors/ live at the top of the
 repository, where the architecture names them, but install as
 heals.commands, heals.streams and so on, so nothing generic lands at the top
-of site-packages. pyproject.toml holds every other setting.
+of site-packages. pyproject.toml contains every other setting.
 """
 
 from setuptools import find_packages, setup

@@ -1,4 +1,4 @@
-"""Command models: what a connector or front end asks the write side to do.
+"""Command models: the requests a connector or front end sends to the write side.
 
 Commands are imperative (AdmitPatient); the events they cause are past-tense
 facts (PatientAdmitted). Nested models mirror the Avro types of
@@ -78,7 +78,7 @@ class Demographics(_Model):
 
 
 class CommandSource(_Model):
-    """Where a command came from: the system, and for messages their type and control id."""
+    """The origin of a command: the system, and for messages their type and control id."""
 
     system: str = Field(min_length=1)
     message_type: str | None = None

@@ -1,4 +1,4 @@
-"""What the write side returns for a command, and the interface connectors call."""
+"""The outcome of a command on the write side, and the executor interface connectors call."""
 
 from __future__ import annotations
 

@@ -101,10 +101,10 @@ class TopicDrift(HealsError):
 def apply_topics(settings: Settings, topics: Iterable[Topic]) -> tuple[list[str], list[str]]:
     """Create missing topics; return (created topic names, drift descriptions)."""
     admin = AdminClient(client_config(settings))
-    wanted = {topic.name: topic for topic in topics}
+    catalogue_topics = {topic.name: topic for topic in topics}
     existing = admin.list_topics(timeout=15).topics
-    created = _create_missing(admin, settings, [t for name, t in wanted.items() if name not in existing])
-    drift = _describe_drift(admin, settings, {n: t for n, t in wanted.items() if n in existing}, existing)
+    created = _create_missing(admin, settings, [t for name, t in catalogue_topics.items() if name not in existing])
+    drift = _describe_drift(admin, settings, {n: t for n, t in catalogue_topics.items() if n in existing}, existing)
     return created, drift
 
 

@@ -5,7 +5,7 @@ A device gateway reports each monitor as a containment tree in OBX-4
 the metric or of its nearest ancestor, else the gateway's EUI-64 in MSH-3.
 Numeric metrics (OBX-2 NM) become readings with a quantity. Coded (CWE, CE,
 CNE) and text (ST, TX) observations become readings with a coded or text
-value when OBX-3 is not an MDC code: such rows are values a nurse charted at
+value when OBX-3 is not an MDC code. Such rows are values a nurse charted at
 the bedside, for example an ACVPU level in LOINC 67775-7. MDC-coded rows of
 those types describe the device itself (time synchronisation, profiles,
 alarm states) and carry no reading, nor do other value types (DTM time

@@ -139,18 +139,18 @@ def _echo_rows(
         click.echo(f"  {body['error']}")
         return
     rows = _items(body)
-    kept = [row for row in rows if keep(row)]
-    shown = [row for row in kept if show(row)]
-    if not shown:
+    this_run = [row for row in rows if keep(row)]
+    displayed = [row for row in this_run if show(row)]
+    if not displayed:
         click.echo("  none")
-    for row in shown[:MAX_ROWS]:
+    for row in displayed[:MAX_ROWS]:
         click.echo(f"  {render(row)}")
-    if len(shown) > MAX_ROWS:
-        click.echo(f"  ({len(shown) - MAX_ROWS} more)")
-    if len(shown) < len(kept):
-        click.echo(f"  ({len(kept) - len(shown)} {hidden} not shown)")
-    if len(kept) < len(rows):
-        click.echo(f"  ({len(rows) - len(kept)} more from earlier runs)")
+    if len(displayed) > MAX_ROWS:
+        click.echo(f"  ({len(displayed) - MAX_ROWS} more)")
+    if len(displayed) < len(this_run):
+        click.echo(f"  ({len(this_run) - len(displayed)} {hidden} not shown)")
+    if len(this_run) < len(rows):
+        click.echo(f"  ({len(rows) - len(this_run)} more from earlier runs)")
 
 
 def _section(title: str) -> None:

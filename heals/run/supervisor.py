@@ -105,9 +105,9 @@ class Supervisor:
         Nothing starts when a component's port is already taken, because a
         readiness check by port would then see the other process.
         """
-        taken = self.ports_in_use()
-        if taken:
-            self.say("heals", f"cannot start: {', '.join(taken)} already in use by another process; "
+        busy_ports = self.ports_in_use()
+        if busy_ports:
+            self.say("heals", f"cannot start: {', '.join(busy_ports)} already in use by another process; "
                               "stop it (an earlier `heals up` or `heals demo --keep-running`?) or change "
                               "HEALS_HTTP_PORT / HEALS_MLLP_PORT")
             return False

@@ -16,8 +16,8 @@ __all__ = ["start_containers"]
 def start_containers(stack: ExitStack) -> None:
     """Start the three containers, register their cleanup on ``stack`` and export their URLs."""
     # NOTE: this path needs a Docker engine, which the development machines and
-    # CI of this project lack, so it has not run there; it uses only the
-    # documented testcontainers modules for Kafka, PostgreSQL and Redis.
+    # CI of this project lack, so it has never run. It uses only the documented
+    # testcontainers modules for Kafka, PostgreSQL and Redis.
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
     from testcontainers.redis import RedisContainer
